@@ -1,0 +1,379 @@
+package httpserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// server is a running Run for one test.
+type server struct {
+	url    string
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func start(t *testing.T, o Options) *server {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	addr := make(chan net.Addr, 1)
+	o.Addr = "127.0.0.1:0"
+	o.OnListen = func(a net.Addr) { addr <- a }
+	s := &server{cancel: cancel, done: make(chan error, 1)}
+	go func() { s.done <- Run(ctx, o) }()
+	select {
+	case a := <-addr:
+		s.url = "http://" + a.String()
+	case err := <-s.done:
+		t.Fatalf("Run: %v", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("server did not start")
+	}
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-s.done:
+		case <-time.After(15 * time.Second):
+			t.Error("server did not stop")
+		}
+	})
+	return s
+}
+
+func get(t *testing.T, url string) (int, http.Header, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(body)
+}
+
+func testRouter() *mux.Router {
+	r := mux.NewRouter()
+	r.HandleFunc("/items/{id}", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "item "+mux.Vars(r)["id"])
+	}).Methods(http.MethodGet)
+	r.HandleFunc("/panic", func(http.ResponseWriter, *http.Request) {
+		panic("boom: secret internals")
+	})
+	return r
+}
+
+func TestHealthz(t *testing.T) {
+	s := start(t, Options{Handler: testRouter()})
+	code, hdr, body := get(t, s.url+"/healthz")
+	if code != 200 || hdr.Get("Content-Type") != "application/json" || strings.TrimSpace(body) != `{"status":"ok"}` {
+		t.Errorf("GET /healthz = %d %q %s", code, hdr.Get("Content-Type"), body)
+	}
+}
+
+func TestReadyz(t *testing.T) {
+	ok := func(context.Context) error { return nil }
+	fail := func(context.Context) error { return errors.New("dial tcp 10.1.2.3:6379: connection refused") }
+	slowButFine := func(ctx context.Context) error {
+		select {
+		case <-time.After(700 * time.Millisecond):
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	hangs := func(context.Context) error { select {} }
+
+	tests := []struct {
+		name       string
+		checks     []Check
+		wantStatus int
+		want       map[string]any
+		maxTime    time.Duration
+	}{
+		{
+			name:       "all pass",
+			checks:     []Check{{"mongodb", ok}, {"redis", ok}},
+			wantStatus: 200,
+			want:       map[string]any{"status": "ok", "checks": map[string]any{"mongodb": "ok", "redis": "ok"}},
+		},
+		{
+			name:       "no checks",
+			wantStatus: 200,
+			want:       map[string]any{"status": "ok", "checks": map[string]any{}},
+		},
+		{
+			name:       "one fails",
+			checks:     []Check{{"mongodb", ok}, {"redis", fail}},
+			wantStatus: 503,
+			want: map[string]any{
+				"type": "https://travluk.dev/problems/not_ready", "title": "Service Unavailable", "status": 503.0,
+				"code": "not_ready", "detail": "Failing checks: redis.",
+				"errors": []any{map[string]any{"field": "redis", "message": "failed"}},
+			},
+		},
+		{
+			name:       "checks run concurrently",
+			checks:     []Check{{"a", slowButFine}, {"b", slowButFine}, {"c", slowButFine}},
+			wantStatus: 200,
+			want:       map[string]any{"status": "ok", "checks": map[string]any{"a": "ok", "b": "ok", "c": "ok"}},
+			maxTime:    1500 * time.Millisecond,
+		},
+		{
+			name:       "a hung check times out after 1s",
+			checks:     []Check{{"rabbitmq", hangs}, {"mongodb", fail}},
+			wantStatus: 503,
+			want: map[string]any{
+				"type": "https://travluk.dev/problems/not_ready", "title": "Service Unavailable", "status": 503.0,
+				"code": "not_ready", "detail": "Failing checks: mongodb, rabbitmq.",
+				"errors": []any{
+					map[string]any{"field": "mongodb", "message": "failed"},
+					map[string]any{"field": "rabbitmq", "message": "no answer within 1s"},
+				},
+			},
+			maxTime: 1500 * time.Millisecond,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := start(t, Options{Handler: testRouter(), Checks: tt.checks})
+			began := time.Now()
+			code, _, body := get(t, s.url+"/readyz")
+			if tt.maxTime > 0 && time.Since(began) > tt.maxTime {
+				t.Errorf("/readyz took %v, want under %v", time.Since(began), tt.maxTime)
+			}
+			if code != tt.wantStatus {
+				t.Errorf("status = %d, want %d", code, tt.wantStatus)
+			}
+			var got map[string]any
+			if err := json.Unmarshal([]byte(body), &got); err != nil {
+				t.Fatalf("body %q: %v", body, err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("body mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	s := start(t, Options{Handler: testRouter(), Registry: reg})
+	for _, path := range []string{"/items/1", "/items/2", "/nowhere/42", "/panic"} {
+		get(t, s.url+path)
+	}
+	_, _, body := get(t, s.url+"/metrics")
+	for _, want := range []string{
+		`http_requests_total{code="200",method="GET",route="/items/{id}"} 2`,
+		`http_requests_total{code="404",method="GET",route="unmatched"} 1`,
+		`http_requests_total{code="500",method="GET",route="/panic"} 1`,
+		`http_request_duration_seconds_count{method="GET",route="/items/{id}"} 2`,
+		"go_goroutines",
+		"process_cpu_seconds_total",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "/nowhere/42") {
+		t.Error("/metrics labels an unmatched path with the path itself")
+	}
+}
+
+func TestPanicIsProblem(t *testing.T) {
+	s := start(t, Options{Handler: testRouter()})
+	code, hdr, body := get(t, s.url+"/panic")
+	if code != 500 || hdr.Get("Content-Type") != "application/problem+json" {
+		t.Errorf("GET /panic = %d %q", code, hdr.Get("Content-Type"))
+	}
+	if strings.Contains(body, "secret") || strings.Contains(body, "boom") {
+		t.Errorf("500 body carries internals: %s", body)
+	}
+	// The server goes on serving after a panic.
+	if code, _, _ := get(t, s.url+"/items/7"); code != 200 {
+		t.Errorf("GET after panic = %d", code)
+	}
+}
+
+func TestInstrumentAsRouterMiddleware(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	r := testRouter()
+	r.Use(Instrument(reg))
+	// Instrumenting twice with one registry reuses the metrics.
+	_ = Instrument(reg)
+	srv := &http.Server{Handler: r}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	get(t, "http://"+ln.Addr().String()+"/items/3")
+	n, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, mf := range n {
+		if mf.GetName() != "http_requests_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "route" && l.GetValue() == "/items/{id}" {
+					found = true
+				}
+			}
+		}
+	}
+	if !found {
+		t.Error("no http_requests_total sample for route /items/{id}")
+	}
+}
+
+func TestGracefulShutdown(t *testing.T) {
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	r := mux.NewRouter()
+	r.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
+		<-release
+		_, _ = io.WriteString(w, "finished")
+	})
+	s := start(t, Options{Handler: r, DrainDelay: 300 * time.Millisecond})
+
+	type result struct {
+		code int
+		body string
+		err  error
+	}
+	slow := make(chan result, 1)
+	go func() {
+		resp, err := http.Get(s.url + "/slow")
+		if err != nil {
+			slow <- result{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		slow <- result{code: resp.StatusCode, body: string(b)}
+	}()
+	<-entered
+	s.cancel()
+
+	// While draining, readiness says no so that traffic moves elsewhere.
+	time.Sleep(50 * time.Millisecond)
+	if code, _, body := get(t, s.url+"/readyz"); code != 503 || !strings.Contains(body, "shutting_down") {
+		t.Errorf("/readyz while draining = %d %s", code, body)
+	}
+
+	select {
+	case err := <-s.done:
+		t.Fatalf("Run returned %v with a request in flight", err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	close(release)
+	res := <-slow
+	if res.err != nil || res.code != 200 || res.body != "finished" {
+		t.Errorf("in-flight request = %d %q %v, want 200 finished", res.code, res.body, res.err)
+	}
+	select {
+	case err := <-s.done:
+		if err != nil {
+			t.Errorf("Run = %v, want nil", err)
+		}
+		s.done <- err // let the cleanup see it too
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after the last request finished")
+	}
+}
+
+func TestShutdownTimeout(t *testing.T) {
+	entered := make(chan struct{})
+	r := mux.NewRouter()
+	r.HandleFunc("/stuck", func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
+		time.Sleep(2 * time.Second)
+	})
+	s := start(t, Options{Handler: r, ShutdownTimeout: 200 * time.Millisecond})
+	go func() {
+		if resp, err := http.Get(s.url + "/stuck"); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	<-entered
+	s.cancel()
+	select {
+	case err := <-s.done:
+		if err == nil {
+			t.Error("Run = nil, want a shutdown timeout error")
+		}
+		s.done <- err
+	case <-time.After(2 * time.Second):
+		t.Fatal("Run did not give up after ShutdownTimeout")
+	}
+}
+
+func TestRunListenError(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	err = Run(context.Background(), Options{Addr: ln.Addr().String(), Handler: http.NotFoundHandler()})
+	if err == nil {
+		t.Fatal("Run on a taken address = nil, want an error")
+	}
+}
+
+func TestServerSpan(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	prevTP, prevProp := otel.GetTracerProvider(), otel.GetTextMapPropagator()
+	otel.SetTracerProvider(tp)
+	otel.SetTextMapPropagator(propagation.TraceContext{})
+	t.Cleanup(func() {
+		otel.SetTracerProvider(prevTP)
+		otel.SetTextMapPropagator(prevProp)
+	})
+
+	s := start(t, Options{Handler: testRouter()})
+	req, _ := http.NewRequest(http.MethodGet, s.url+"/items/9", nil)
+	req.Header.Set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+
+	spans := rec.Ended()
+	if len(spans) != 1 {
+		t.Fatalf("%d spans ended, want 1", len(spans))
+	}
+	sp := spans[0]
+	got := struct {
+		Name, TraceID, ParentID string
+		Kind                    trace.SpanKind
+	}{sp.Name(), sp.SpanContext().TraceID().String(), sp.Parent().SpanID().String(), sp.SpanKind()}
+	want := struct {
+		Name, TraceID, ParentID string
+		Kind                    trace.SpanKind
+	}{"GET /items/{id}", "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", trace.SpanKindServer}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("span mismatch (-want +got):\n%s", diff)
+	}
+}

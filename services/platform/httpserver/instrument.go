@@ -1,0 +1,215 @@
+package httpserver
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/travluk/ecom/services/platform/problem"
+)
+
+// unmatched is the route label of requests no route matched, so that
+// scanners probing random paths cannot blow up the metric's cardinality.
+const unmatched = "unmatched"
+
+const instrumentationName = "github.com/travluk/ecom/services/platform/httpserver"
+
+type metrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+// newMetrics registers the request metrics, or reuses the ones already in
+// reg, so that instrumenting twice with one registry does not panic.
+func newMetrics(reg prometheus.Registerer) *metrics {
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "http_requests_total",
+		Help: "HTTP requests served, by route template, method and status code.",
+	}, []string{"route", "method", "code"})
+	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "http_request_duration_seconds",
+		Help:    "Time to serve HTTP requests, by route template and method.",
+		Buckets: prometheus.DefBuckets,
+	}, []string{"route", "method"})
+	return &metrics{
+		requests: register(reg, requests),
+		duration: register(reg, duration),
+	}
+}
+
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		if are, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); ok {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+		// A clash with a different collector of the same name is a wiring
+		// bug that must show at startup.
+		panic(fmt.Sprintf("httpserver: register metrics: %v", err))
+	}
+	return c
+}
+
+// Instrument returns the middleware Run puts around every handler: an
+// OpenTelemetry server span (continuing a W3C traceparent, through the
+// global propagator and tracer provider that telemetry.Setup installs),
+// request metrics in reg labelled with the gorilla/mux route template, and
+// recovery that answers a panic with a 500 problem. Run already applies it;
+// add it to a router only when serving without Run, or requests are counted
+// twice. Recovered panics are logged with slog.Default.
+func Instrument(reg prometheus.Registerer) mux.MiddlewareFunc {
+	return instrument(reg, slog.Default())
+}
+
+func instrument(reg prometheus.Registerer, logger *slog.Logger) mux.MiddlewareFunc {
+	m := newMetrics(reg)
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			route := routeOf(next, r)
+			method := methodLabel(r.Method)
+
+			// The global propagator and provider are read per request: they
+			// are set once by telemetry.Setup, possibly after this
+			// middleware was built.
+			ctx := otel.GetTextMapPropagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+			spanName := r.Method
+			if route != unmatched {
+				spanName += " " + route
+			}
+			ctx, span := otel.GetTracerProvider().Tracer(instrumentationName).Start(ctx, spanName,
+				trace.WithSpanKind(trace.SpanKindServer),
+				trace.WithAttributes(
+					attribute.String("http.request.method", r.Method),
+					attribute.String("url.path", r.URL.Path),
+					attribute.String("http.route", route),
+				))
+			defer span.End()
+
+			rec := &statusRecorder{ResponseWriter: w}
+			abort := serveRecovering(rec, r.WithContext(ctx), next, logger)
+
+			code := rec.statusCode()
+			span.SetAttributes(attribute.Int("http.response.status_code", code))
+			if code >= 500 {
+				span.SetStatus(codes.Error, http.StatusText(code))
+			}
+			m.requests.WithLabelValues(route, method, strconv.Itoa(code)).Inc()
+			m.duration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
+			if abort != nil {
+				panic(abort)
+			}
+		})
+	}
+}
+
+// serveRecovering answers a panic with a 500 problem when nothing was
+// written yet. It returns a value to panic with once the request is
+// recorded, when the connection must be dropped: for http.ErrAbortHandler,
+// which is how a handler asks net/http for that, and for a panic after part
+// of the response went out, since only a dropped connection tells the
+// client the response is not whole.
+func serveRecovering(w *statusRecorder, r *http.Request, next http.Handler, logger *slog.Logger) (abort any) {
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+			abort = v
+			return
+		}
+		logger.ErrorContext(r.Context(), "panic serving request",
+			"method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		if !w.wroteHeader {
+			problem.Write(w, problem.Internal())
+			return
+		}
+		w.status = http.StatusInternalServerError
+		abort = http.ErrAbortHandler
+	}()
+	next.ServeHTTP(w, r)
+	return nil
+}
+
+// routeOf returns the route template that serves r: the current route when
+// running inside a gorilla/mux router, a match against next when next is
+// one, and "unmatched" otherwise.
+func routeOf(next http.Handler, r *http.Request) string {
+	if route := mux.CurrentRoute(r); route != nil {
+		if tmpl, err := route.GetPathTemplate(); err == nil {
+			return tmpl
+		}
+	}
+	router, ok := next.(*mux.Router)
+	if !ok {
+		return unmatched
+	}
+	var match mux.RouteMatch
+	if !router.Match(r, &match) || match.MatchErr != nil || match.Route == nil {
+		return unmatched
+	}
+	tmpl, err := match.Route.GetPathTemplate()
+	if err != nil {
+		return unmatched
+	}
+	return tmpl
+}
+
+// methodLabel keeps the method label to the standard methods; anything
+// else a client invents is "other".
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "other"
+}
+
+// statusRecorder remembers the status code written. Unwrap lets
+// http.ResponseController reach the Flusher and deadlines underneath.
+type statusRecorder struct {
+	http.ResponseWriter
+	status      int
+	wroteHeader bool
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if !s.wroteHeader && code >= 200 {
+		s.status = code
+		s.wroteHeader = true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if !s.wroteHeader {
+		s.status = http.StatusOK
+		s.wroteHeader = true
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func (s *statusRecorder) statusCode() int {
+	if s.status == 0 {
+		// A handler that wrote nothing has sent 200.
+		return http.StatusOK
+	}
+	return s.status
+}

@@ -1,0 +1,53 @@
+// Package mongoconn connects to MongoDB (or FerretDB) with timeouts short
+// enough that an unreachable server is reported in about two seconds
+// rather than the driver's default thirty.
+package mongoconn
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+
+	"github.com/travluk/ecom/services/platform/httpserver"
+)
+
+// Defaults applied unless the URI sets serverSelectionTimeoutMS or
+// connectTimeoutMS itself.
+const (
+	serverSelectionTimeout = 2 * time.Second
+	connectTimeout         = 2 * time.Second
+)
+
+// Connect connects to uri and pings the primary once, so that a wrong URI
+// or an unreachable server stops a service at startup with a clear error.
+// Later outages do not need a new client: the driver reconnects by itself,
+// and each operation fails after the server-selection timeout meanwhile.
+func Connect(ctx context.Context, uri string) (*mongo.Client, error) {
+	opts := options.Client().
+		SetServerSelectionTimeout(serverSelectionTimeout).
+		SetConnectTimeout(connectTimeout).
+		ApplyURI(uri)
+	client, err := mongo.Connect(opts)
+	if err != nil {
+		return nil, fmt.Errorf("mongoconn: connect: %w", err)
+	}
+	if err := client.Ping(ctx, readpref.Primary()); err != nil {
+		// The ping already failed; a second failure while closing adds
+		// nothing.
+		_ = client.Disconnect(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("mongoconn: ping: %w", err)
+	}
+	return client, nil
+}
+
+// Check returns the readiness check "mongodb", which pings the primary.
+func Check(client *mongo.Client) httpserver.Check {
+	return httpserver.Check{
+		Name:  "mongodb",
+		Probe: func(ctx context.Context) error { return client.Ping(ctx, readpref.Primary()) },
+	}
+}

@@ -1,0 +1,309 @@
+// Package openapi keeps a service's OpenAPI 3.1 document true: it serves
+// the document, and in tests Coverage compares it with the router and with
+// the responses the tests actually saw.
+//
+// Coverage answers two questions. Is every route documented? (MissingRoutes)
+// Is every documented response produced by some test? (UnproducedStatuses)
+// A route added without docs, or a status documented but never reached,
+// fails the service's tests.
+package openapi
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/gorilla/mux"
+)
+
+// Handler serves doc as application/json.
+func Handler(doc []byte) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(doc)
+	})
+}
+
+// methods are the operation keys of an OpenAPI path item.
+var methods = []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+// anyMethod stands for a route that matches every method.
+const anyMethod = "*"
+
+type route struct {
+	method   string // upper case, or anyMethod
+	template string
+}
+
+// Coverage compares a document with a router and with the responses seen
+// through Middleware. It is safe for concurrent use.
+type Coverage struct {
+	router *mux.Router
+	// documented maps a normalised path to its operations' responses:
+	// method -> response keys ("200", "4XX", "default").
+	documented map[string]map[string][]string
+	docPaths   map[string]string // normalised path -> path as documented
+	routes     []route
+
+	mu   sync.Mutex
+	seen map[string]bool // "METHOD normalised-path status"
+}
+
+// NewCoverage reads the paths of doc (OpenAPI 3.x JSON) and the routes of
+// router. It fails when doc is not JSON or a route's template cannot be
+// read.
+func NewCoverage(doc []byte, router *mux.Router) (*Coverage, error) {
+	var parsed struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(doc, &parsed); err != nil {
+		return nil, fmt.Errorf("openapi: parse document: %w", err)
+	}
+	c := &Coverage{
+		router:     router,
+		documented: make(map[string]map[string][]string),
+		docPaths:   make(map[string]string),
+		seen:       make(map[string]bool),
+	}
+	for path, item := range parsed.Paths {
+		norm := normalise(path)
+		c.docPaths[norm] = path
+		ops := make(map[string][]string)
+		for _, m := range methods {
+			raw, ok := item[m]
+			if !ok {
+				continue
+			}
+			var op struct {
+				Responses map[string]json.RawMessage `json:"responses"`
+			}
+			if err := json.Unmarshal(raw, &op); err != nil {
+				return nil, fmt.Errorf("openapi: parse %s %s: %w", strings.ToUpper(m), path, err)
+			}
+			var keys []string
+			for k := range op.Responses {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			ops[strings.ToUpper(m)] = keys
+		}
+		c.documented[norm] = ops
+	}
+
+	err := router.Walk(func(r *mux.Route, _ *mux.Router, _ []*mux.Route) error {
+		if r.GetHandler() == nil {
+			// A subrouter's own route: its routes are walked one by one.
+			return nil
+		}
+		tmpl, err := r.GetPathTemplate()
+		if err != nil {
+			// A route without a path (host or header matchers only) has
+			// nothing to document under paths.
+			return nil
+		}
+		ms, err := r.GetMethods()
+		if err != nil {
+			ms = []string{anyMethod}
+		}
+		for _, m := range ms {
+			c.routes = append(c.routes, route{method: strings.ToUpper(m), template: tmpl})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("openapi: walk router: %w", err)
+	}
+	return c, nil
+}
+
+// Middleware records the method, route template and status of every
+// request that reaches next. Wrap the router with it in tests, or add it
+// with router.Use.
+func (c *Coverage) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tmpl, ok := c.templateOf(r)
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		if !ok {
+			return
+		}
+		c.mu.Lock()
+		c.seen[seenKey(r.Method, normalise(tmpl), rec.statusCode())] = true
+		c.mu.Unlock()
+	})
+}
+
+// templateOf finds the route template r matches, inside the router (with
+// router.Use) or in front of it.
+func (c *Coverage) templateOf(r *http.Request) (string, bool) {
+	if cr := mux.CurrentRoute(r); cr != nil {
+		tmpl, err := cr.GetPathTemplate()
+		return tmpl, err == nil
+	}
+	var m mux.RouteMatch
+	if !c.router.Match(r, &m) || m.MatchErr != nil || m.Route == nil {
+		return "", false
+	}
+	tmpl, err := m.Route.GetPathTemplate()
+	return tmpl, err == nil
+}
+
+// MissingRoutes lists router routes, as "METHOD /template", that the
+// document lacks: the path is absent, or the method is not under it.
+// Parameter names do not matter: /a/{id} matches /a/{customerId}.
+func (c *Coverage) MissingRoutes() []string {
+	var missing []string
+	for _, r := range c.routes {
+		ops, ok := c.documented[normalise(r.template)]
+		switch {
+		case !ok:
+			missing = append(missing, r.method+" "+r.template)
+		case r.method == anyMethod:
+			if len(ops) == 0 {
+				missing = append(missing, r.method+" "+r.template)
+			}
+		default:
+			if _, ok := ops[r.method]; !ok {
+				missing = append(missing, r.method+" "+r.template)
+			}
+		}
+	}
+	return sortedUnique(missing)
+}
+
+// UndocumentedOperations is the other direction of MissingRoutes: the
+// document's operations, as "METHOD /path", that no route serves. Check
+// leaves it out, because a document may rightly describe paths served
+// outside the router, such as /healthz.
+func (c *Coverage) UndocumentedOperations() []string {
+	routed := make(map[string]bool)
+	for _, r := range c.routes {
+		routed[r.method+" "+normalise(r.template)] = true
+	}
+	var orphans []string
+	for norm, ops := range c.documented {
+		for m := range ops {
+			if !routed[m+" "+norm] && !routed[anyMethod+" "+norm] {
+				orphans = append(orphans, m+" "+c.docPaths[norm])
+			}
+		}
+	}
+	return sortedUnique(orphans)
+}
+
+// UnproducedStatuses lists documented responses, as "METHOD /path status",
+// that no request through Middleware produced. A range key such as "4XX"
+// is produced by any status in it; "default" is never required.
+func (c *Coverage) UnproducedStatuses() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var unproduced []string
+	for norm, ops := range c.documented {
+		for m, statuses := range ops {
+			for _, s := range statuses {
+				if s == "default" || c.produced(m, norm, s) {
+					continue
+				}
+				unproduced = append(unproduced, m+" "+c.docPaths[norm]+" "+s)
+			}
+		}
+	}
+	return sortedUnique(unproduced)
+}
+
+// produced reports whether a response key was seen; the caller holds mu.
+func (c *Coverage) produced(method, norm, key string) bool {
+	if len(key) == 3 && (key[1:] == "XX" || key[1:] == "xx") {
+		for code := int(key[0]-'0') * 100; code < int(key[0]-'0')*100+100; code++ {
+			if c.seen[seenKey(method, norm, code)] {
+				return true
+			}
+		}
+		return false
+	}
+	code, err := strconv.Atoi(key)
+	return err == nil && c.seen[seenKey(method, norm, code)]
+}
+
+// TB is the part of testing.TB that Check uses; *testing.T satisfies it.
+// Taking this instead of testing.TB keeps the testing package out of the
+// services' binaries, which link this package for Handler.
+type TB interface {
+	Helper()
+	Errorf(format string, args ...any)
+}
+
+// Check fails t with every missing route and every unproduced status.
+// Call it after the tests that drive the router through Middleware.
+func (c *Coverage) Check(t TB) {
+	t.Helper()
+	if missing := c.MissingRoutes(); len(missing) > 0 {
+		t.Errorf("routes missing from the OpenAPI document:\n\t%s", strings.Join(missing, "\n\t"))
+	}
+	if unproduced := c.UnproducedStatuses(); len(unproduced) > 0 {
+		t.Errorf("documented responses no test produced:\n\t%s", strings.Join(unproduced, "\n\t"))
+	}
+}
+
+// normalise replaces each {name} or {name:pattern} in a path template with
+// {}, so that documents and routers may name parameters differently.
+func normalise(template string) string {
+	var b strings.Builder
+	depth := 0
+	for _, r := range template {
+		switch {
+		case r == '{':
+			if depth == 0 {
+				b.WriteString("{}")
+			}
+			depth++
+		case r == '}' && depth > 0:
+			depth--
+		case depth == 0:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func seenKey(method, norm string, code int) string {
+	return method + " " + norm + " " + strconv.Itoa(code)
+}
+
+func sortedUnique(s []string) []string {
+	sort.Strings(s)
+	return slices.Compact(s)
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 && code >= 200 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func (s *statusRecorder) statusCode() int {
+	if s.status == 0 {
+		return http.StatusOK
+	}
+	return s.status
+}
