@@ -1,0 +1,44 @@
+// Package ingress holds the public route table and a small reverse proxy that
+// serves it on one port, standing in for the Kubernetes ingress controller on a
+// developer's machine.
+//
+// The table is the single source of both: k8s/ingress.yaml is rendered from
+// Routes (deploy/cmd/render-ingress), and a test in deploy fails when the two
+// differ, so `make run` routes exactly like the cluster.
+package ingress
+
+// Route sends requests whose path matches to one service. A prefix route
+// matches the path itself and everything below it, element by element, as a
+// Kubernetes Ingress path of type Prefix does; an exact route matches only the
+// path itself.
+type Route struct {
+	Prefix  string
+	Exact   bool
+	Service string // the Kubernetes Service name, e.g. "customer"
+	Port    int    // the service's port inside the cluster
+}
+
+// ServicePort is the HTTP port every service listens on inside the cluster.
+const ServicePort = 8080
+
+// Routes returns the public route table. The catalog and order services join
+// it when they are built.
+func Routes() []Route {
+	return []Route{
+		{Prefix: "/.well-known/jwks.json", Exact: true, Service: "customer", Port: ServicePort},
+		{Prefix: "/api/customers", Service: "customer", Port: ServicePort},
+	}
+}
+
+// Match reports whether path is served by r.
+func (r Route) Match(path string) bool {
+	if r.Exact {
+		return path == r.Prefix
+	}
+	if len(path) < len(r.Prefix) || path[:len(r.Prefix)] != r.Prefix {
+		return false
+	}
+	// "/api/products" must not match "/api/productsX": the next byte, if any,
+	// has to start a new path element.
+	return len(path) == len(r.Prefix) || path[len(r.Prefix)] == '/'
+}

@@ -1,0 +1,11 @@
+// Package mongoembed runs an embedded MongoDB-compatible store for `make run`
+// and tests: FerretDB v1 with its SQLite backend in a directory, behind a thin
+// MongoDB wire-protocol proxy.
+//
+// The proxy exists for one rule: MongoDB applies every single-document write
+// atomically, and FerretDB v1 does not (it reads, then writes, without a lock:
+// FerretDB issue 3040), so two racing conditional updates of one document can
+// both succeed. The proxy lets one insert, update, delete or findAndModify
+// command through at a time, from the moment it is forwarded until FerretDB's
+// reply is back. Reads are not serialised.
+package mongoembed

@@ -1,0 +1,194 @@
+package mongoembed
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+)
+
+// proxy forwards MongoDB wire-protocol messages between clients and one
+// backend address, one backend connection per client connection, and lets
+// one write command at a time through.
+type proxy struct {
+	ln         net.Listener
+	backend    string
+	lockWrites bool // false only in the benchmark that measures the lock
+	log        *slog.Logger
+
+	// writeMu is held from forwarding a write command until its reply is back:
+	// this is what restores MongoDB's single-document atomicity.
+	writeMu sync.Mutex
+
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{} // live client and backend connections, closed by close
+	closed bool
+	wg     sync.WaitGroup
+}
+
+func newProxy(ln net.Listener, backend string, lockWrites bool, log *slog.Logger) *proxy {
+	p := &proxy{
+		ln:         ln,
+		backend:    backend,
+		lockWrites: lockWrites,
+		log:        log,
+		conns:      make(map[net.Conn]struct{}),
+	}
+	p.wg.Add(1)
+	go p.acceptLoop()
+	return p
+}
+
+func (p *proxy) acceptLoop() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				p.log.Error("mongoembed: accept failed; proxy stopped", "err", err)
+			}
+			return
+		}
+		if !p.track(c) {
+			c.Close()
+			return
+		}
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			defer p.untrack(c)
+			p.serve(c)
+		}()
+	}
+}
+
+// track records a live connection so that close can end it; it refuses (and
+// reports false) once the proxy is closing.
+func (p *proxy) track(c net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return false
+	}
+	p.conns[c] = struct{}{}
+	return true
+}
+
+func (p *proxy) untrack(c net.Conn) {
+	p.mu.Lock()
+	delete(p.conns, c)
+	p.mu.Unlock()
+	c.Close()
+}
+
+// serve relays one client connection until either side closes it or breaks
+// the protocol. Requests and replies strictly alternate, which is all FerretDB
+// v1 speaks: it never streams (exhaust) replies.
+func (p *proxy) serve(client net.Conn) {
+	backend, err := net.DialTimeout("tcp", p.backend, 5*time.Second)
+	if err != nil {
+		p.log.Error("mongoembed: cannot reach FerretDB", "err", err)
+		return
+	}
+	if !p.track(backend) {
+		backend.Close()
+		return
+	}
+	defer p.untrack(backend)
+
+	fromClient := bufio.NewReader(client)
+	fromBackend := bufio.NewReader(backend)
+	for {
+		req, err := readMessage(fromClient)
+		if err == nil {
+			err = p.roundTrip(req, client, backend, fromBackend)
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				p.log.Warn("mongoembed: client connection dropped", "client", client.RemoteAddr(), "err", err)
+			}
+			return
+		}
+	}
+}
+
+// roundTrip forwards one request and relays its reply.
+func (p *proxy) roundTrip(req message, client, backend net.Conn, fromBackend *bufio.Reader) error {
+	if req.opCode() == opCompressed {
+		// A compressed message could hide a write from the lock. FerretDB
+		// announces no compressors, so a driver never sends one.
+		return errors.New("OP_COMPRESSED is not supported")
+	}
+	reply, err := p.exchange(req, backend, fromBackend)
+	if err != nil {
+		return err
+	}
+	if reply.moreToCome() {
+		return errors.New("streamed (exhaust) replies are not supported")
+	}
+	if req.moreToCome() {
+		// The client asked for no reply (an unacknowledged write), but
+		// FerretDB v1 answers every request anyway: waiting for that answer
+		// kept the lock over the whole write, and dropping it keeps the
+		// client's stream in step.
+		return nil
+	}
+	if _, err := client.Write(reply); err != nil {
+		return fmt.Errorf("relay reply: %w", err)
+	}
+	return nil
+}
+
+// exchange sends req to FerretDB and reads its reply. For a write command it
+// holds writeMu all along, and only that long: a slow client reading its
+// reply does not hold up other writers.
+func (p *proxy) exchange(req message, backend net.Conn, fromBackend *bufio.Reader) (message, error) {
+	if p.lockWrites && p.isWrite(req) {
+		p.writeMu.Lock()
+		defer p.writeMu.Unlock()
+	}
+	if _, err := backend.Write(req); err != nil {
+		return nil, fmt.Errorf("forward request: %w", err)
+	}
+	reply, err := readMessage(fromBackend)
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF // FerretDB hung up without answering
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read reply: %w", err)
+	}
+	return reply, nil
+}
+
+// isWrite reports whether req must be serialised. A message the proxy cannot
+// read is treated as a write: serialising a harmless message costs little,
+// letting a write slip past the lock costs correctness.
+func (p *proxy) isWrite(req message) bool {
+	if req.opCode() != opMsg {
+		return false // legacy OP_QUERY: FerretDB only serves the handshake over it
+	}
+	name, err := commandName(req)
+	if err != nil {
+		p.log.Warn("mongoembed: unreadable OP_MSG, serialising it", "err", err)
+		return true
+	}
+	return isWriteCommand(name)
+}
+
+// close stops accepting, ends every live connection and waits for the
+// connection goroutines.
+func (p *proxy) close() error {
+	err := p.ln.Close()
+	p.mu.Lock()
+	p.closed = true
+	for c := range p.conns {
+		c.Close()
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+	return err
+}
