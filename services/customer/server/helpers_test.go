@@ -1,0 +1,258 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/travluk/ecom/dev/testenv"
+	"github.com/travluk/ecom/services/customer/server"
+)
+
+// service is one running customer service, started by start and stopped
+// when the test ends (or earlier by stop).
+type service struct {
+	t    testing.TB
+	base string
+	stop func() error
+}
+
+// syncBuffer collects the service's log for printing when a test fails.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// baseEnv is what every test's service gets: real (or embedded) servers, a
+// free port, a data dir for the signing key.
+func baseEnv(t testing.TB) map[string]string {
+	return map[string]string{
+		"HTTP_ADDR":        "127.0.0.1:0",
+		"MONGODB_URI":      testenv.Mongo(t),
+		"MONGODB_DATABASE": testenv.Database(t),
+		"REDIS_URL":        testenv.Redis(t),
+		"DATA_DIR":         t.TempDir(),
+		"LOG_LEVEL":        "debug",
+	}
+}
+
+// start runs the service with env (and opts) and waits until it listens.
+func start(t testing.TB, env map[string]string, opts server.Options) *service {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &syncBuffer{}
+	addr := make(chan net.Addr, 1)
+	onListen := opts.OnListen
+	opts.OnListen = func(a net.Addr) {
+		if onListen != nil {
+			onListen(a)
+		}
+		addr <- a
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- server.RunWithOptions(ctx, func(k string) string { return env[k] }, logs, opts)
+	}()
+	var once sync.Once
+	var stopErr error
+	stop := func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case stopErr = <-done:
+			case <-time.After(20 * time.Second):
+				stopErr = fmt.Errorf("Run did not return within 20s of cancel")
+			}
+		})
+		return stopErr
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("service log:\n%s", logs.String())
+		}
+	})
+	select {
+	case a := <-addr:
+		return &service{t: t, base: "http://" + a.String(), stop: stop}
+	case err := <-done:
+		t.Fatalf("Run returned before listening: %v\n%s", err, logs.String())
+	case <-time.After(90 * time.Second):
+		t.Fatalf("service did not listen within 90s\n%s", logs.String())
+	}
+	return nil
+}
+
+// response is what a client saw.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+	took   time.Duration
+}
+
+func (r response) json(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("body is not a JSON object: %v: %s", err, r.body)
+	}
+	return m
+}
+
+func (r response) String() string {
+	return fmt.Sprintf("%d %s", r.status, r.body)
+}
+
+// req describes one request. Body is sent as is when it is a string or
+// []byte, else JSON-encoded; ContentType defaults to application/json when
+// there is a body.
+type req struct {
+	method, path string
+	token        string
+	body         any
+	contentType  string
+	header       map[string]string
+}
+
+var httpClient = &http.Client{Timeout: 10 * time.Second}
+
+func (s *service) do(r req) response {
+	s.t.Helper()
+	var body io.Reader
+	switch b := r.body.(type) {
+	case nil:
+	case string:
+		body = strings.NewReader(b)
+	case []byte:
+		body = bytes.NewReader(b)
+	default:
+		data, err := json.Marshal(b)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		body = bytes.NewReader(data)
+	}
+	hr, err := http.NewRequest(r.method, s.base+r.path, body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if body != nil {
+		ct := r.contentType
+		if ct == "" {
+			ct = "application/json"
+		}
+		hr.Header.Set("Content-Type", ct)
+	}
+	if r.token != "" {
+		hr.Header.Set("Authorization", "Bearer "+r.token)
+	}
+	for k, v := range r.header {
+		hr.Header.Set(k, v)
+	}
+	began := time.Now()
+	resp, err := httpClient.Do(hr)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", r.method, r.path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		s.t.Fatalf("%s %s: read body: %v", r.method, r.path, err)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: data, took: time.Since(began)}
+}
+
+// expect fails the test unless the response has the status; problems must
+// come as application/problem+json.
+func expect(t testing.TB, r response, status int, what string) response {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("%s: got %s, want %d", what, r, status)
+	}
+	if status >= 400 && !strings.HasPrefix(r.header.Get("Content-Type"), "application/problem+json") {
+		t.Fatalf("%s: error response Content-Type %q, want application/problem+json", what, r.header.Get("Content-Type"))
+	}
+	return r
+}
+
+// uniq returns a string no other test run uses, so tests can share a real
+// Redis across runs.
+func uniq() string {
+	b := make([]byte, 5)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// clientIP returns a random documentation-range address to stand for one
+// client (sent as X-Forwarded-For), so throttling counters of different
+// tests and runs never meet.
+func clientIP() string {
+	b := make([]byte, 2)
+	rand.Read(b)
+	return fmt.Sprintf("198.51.%d.%d", b[0], b[1])
+}
+
+type account struct {
+	id, name, email, password string
+}
+
+func (s *service) register(t testing.TB, name string) account {
+	t.Helper()
+	a := account{name: name, email: strings.ToLower(name) + "-" + uniq() + "@example.com", password: "pw-" + uniq()}
+	r := expect(t, s.do(req{method: "POST", path: "/api/customers/register", body: map[string]string{
+		"name": a.name, "email": a.email, "password": a.password}}), 201, "register "+name)
+	a.id = r.json(t)["id"].(string)
+	return a
+}
+
+type tokens struct {
+	access, refresh string
+}
+
+func (s *service) login(t testing.TB, email, password string) tokens {
+	t.Helper()
+	r := expect(t, s.do(req{method: "POST", path: "/api/customers/login",
+		body: map[string]string{"email": email, "password": password}, header: map[string]string{"X-Forwarded-For": clientIP()}}), 200, "login "+email)
+	m := r.json(t)
+	return tokens{access: m["accessToken"].(string), refresh: m["refreshToken"].(string)}
+}
+
+// eventually polls check until it returns true or the deadline passes.
+func eventually(t testing.TB, within time.Duration, what string, check func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		if check() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, within)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
