@@ -1,0 +1,163 @@
+// Package stack runs the whole shop in one process: the embedded stores (or
+// real ones named by the environment), every service, and the ingress
+// stand-in in front of them. `make run` and `make bench` start it.
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/travluk/ecom/dev/ingress"
+	"github.com/travluk/ecom/dev/mongoembed"
+	"github.com/travluk/ecom/dev/redisembed"
+	"github.com/travluk/ecom/services/customer/server"
+)
+
+// Addrs says where a running stack listens.
+type Addrs struct {
+	Ingress  string            // host:port of the ingress stand-in
+	Services map[string]string // host:port of each service, by name
+}
+
+// Run starts the stack and blocks until ctx ends or a part of it fails; then
+// it stops every part before returning. onReady, if not nil, is called once
+// every listener is bound (the services may still be connecting to their
+// stores: poll their /readyz).
+//
+// It reads DATA_DIR (default .data), INGRESS_ADDR (default :8080),
+// CUSTOMER_ADDR (default 127.0.0.1:8081), MONGODB_URI and REDIS_URL (embedded
+// servers when unset), and passes the rest of the environment to the services.
+func Run(ctx context.Context, getenv func(string) string, stdout io.Writer, onReady func(Addrs)) error {
+	log := slog.New(slog.NewTextHandler(stdout, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	dataDir := valueOr(getenv("DATA_DIR"), ".data")
+	ingressAddr := valueOr(getenv("INGRESS_ADDR"), ":8080")
+	customerAddr := valueOr(getenv("CUSTOMER_ADDR"), "127.0.0.1:8081")
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+
+	mongoURI := getenv("MONGODB_URI")
+	if mongoURI == "" {
+		store, err := mongoembed.Start(ctx, mongoembed.Options{Dir: filepath.Join(dataDir, "ferretdb"), Logger: log})
+		if err != nil {
+			return fmt.Errorf("embedded MongoDB: %w", err)
+		}
+		defer store.Close()
+		mongoURI = store.URI()
+		log.Info("embedded MongoDB (FerretDB, SQLite) started", "dir", filepath.Join(dataDir, "ferretdb"))
+	}
+	redisURL := getenv("REDIS_URL")
+	if redisURL == "" {
+		cache, err := redisembed.Start("127.0.0.1:0")
+		if err != nil {
+			return fmt.Errorf("embedded Redis: %w", err)
+		}
+		defer cache.Close()
+		redisURL = cache.URL()
+		log.Info("embedded Redis (miniredis) started; sessions end when this process stops")
+	}
+
+	services := []struct {
+		name, addr string
+		run        func(context.Context, func(string) string, io.Writer) error
+	}{
+		{"customer", customerAddr, server.Run},
+	}
+	failed := make(chan error, len(services)+1)
+	var running sync.WaitGroup
+	// The stores close only after every service has drained.
+	defer func() { cancel(); running.Wait() }()
+	backends := make(map[string]string)
+	for _, s := range services {
+		backends[s.name] = s.addr
+		env := overlay(getenv, map[string]string{
+			"HTTP_ADDR":   s.addr,
+			"MONGODB_URI": mongoURI,
+			"REDIS_URL":   redisURL,
+			"DATA_DIR":    dataDir,
+		})
+		running.Add(1)
+		go func() {
+			defer running.Done()
+			if err := s.run(ctx, env, stdout); err != nil {
+				failed <- fmt.Errorf("%s service: %w", s.name, err)
+				return
+			}
+			failed <- nil
+		}()
+	}
+
+	proxy, err := ingress.NewProxy(ingress.Routes(), backends, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", ingressAddr)
+	if err != nil {
+		return fmt.Errorf("ingress stand-in: %w", err)
+	}
+	front := &http.Server{Handler: proxy, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := front.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			failed <- fmt.Errorf("ingress stand-in: %w", err)
+		}
+	}()
+	log.Info("travluk is up", "url", "http://"+displayAddr(ln.Addr()), "data", dataDir)
+	if onReady != nil {
+		onReady(Addrs{Ingress: ln.Addr().String(), Services: backends})
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-failed:
+		if runErr == nil {
+			runErr = errors.New("a service stopped unexpectedly")
+		}
+	}
+	cancel()
+	shutdownCtx, done := context.WithTimeout(context.Background(), 10*time.Second)
+	defer done()
+	_ = front.Shutdown(shutdownCtx)
+	return runErr
+}
+
+func valueOr(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// displayAddr turns ":8080" style listen addresses into something a person
+// can paste into a browser.
+func displayAddr(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil || host == "" || host == "::" || host == "0.0.0.0" {
+		return "localhost:" + port
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// overlay returns a getenv that answers from values first and from base for
+// everything else, so each in-process service sees its own settings while
+// the user's environment still reaches it.
+func overlay(base func(string) string, values map[string]string) func(string) string {
+	return func(name string) string {
+		if v, ok := values[name]; ok {
+			return v
+		}
+		return base(name)
+	}
+}
