@@ -1,0 +1,33 @@
+# travluk-ecom — `make help` lists the targets.
+MODULES  := services/platform services/customer dev deploy
+PACKAGES := $(addprefix ./,$(addsuffix /...,$(MODULES)))
+GO       ?= go
+STATICCHECK_VERSION := v0.8.2
+
+.DEFAULT_GOAL := help
+.PHONY: help run stores test vet lint fmt render
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+run: ## run the whole shop on http://localhost:8080 (embedded MongoDB and Redis; data in ./.data)
+	$(GO) run ./dev/cmd/travluk
+
+stores: ## run only the embedded MongoDB (:27017) and Redis (:6380), to run a service on its own
+	$(GO) run ./dev/cmd/stores
+
+test: vet ## run every test (real servers from MONGODB_URI, REDIS_URL, AMQP_URL; embedded ones otherwise)
+	$(GO) test -count=1 -timeout 20m $(PACKAGES)
+
+vet: ## go vet every module
+	$(GO) vet $(PACKAGES)
+
+lint: vet ## go vet, gofmt and staticcheck
+	@test -z "$$(gofmt -l services dev deploy)" || (gofmt -l services dev deploy; echo "gofmt: files above need formatting"; exit 1)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PACKAGES)
+
+fmt: ## format every Go file
+	gofmt -w services dev deploy
+
+render: ## re-render k8s/ingress.yaml from the route table in dev/ingress
+	cd deploy && $(GO) run ./cmd/render-ingress -o ../k8s/ingress.yaml
