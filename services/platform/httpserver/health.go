@@ -24,9 +24,10 @@ func healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz answers 200 with each check's status when all pass, and a 503
-// problem naming the failing checks otherwise. Causes are logged, not sent:
-// they carry addresses and driver text that are nobody else's business.
+// readyz answers 200 with each check's status when every required check
+// passes ("degraded" when an optional one fails), and a 503 problem naming
+// the failing required checks otherwise. Causes are logged, not sent: they
+// carry addresses and driver text that are nobody else's business.
 func readyz(checks []Check, draining *atomic.Bool, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if draining.Load() {
@@ -38,16 +39,22 @@ func readyz(checks []Check, draining *atomic.Bool, logger *slog.Logger) http.Han
 		errs := runChecks(r.Context(), checks)
 		var failed []problem.FieldError
 		status := make(map[string]string, len(checks))
+		overall := "ok"
 		for _, c := range checks {
 			err := errs[c.Name]
 			if err == nil {
 				status[c.Name] = "ok"
 				continue
 			}
-			logger.Warn("readiness check failed", "check", c.Name, "error", err)
+			logger.Warn("readiness check failed", "check", c.Name, "optional", c.Optional, "error", err)
 			msg := "failed"
 			if errors.Is(err, context.DeadlineExceeded) {
 				msg = fmt.Sprintf("no answer within %s", checkTimeout)
+			}
+			status[c.Name] = msg
+			if c.Optional {
+				overall = "degraded"
+				continue
 			}
 			failed = append(failed, problem.FieldError{Field: c.Name, Message: msg})
 		}
@@ -63,7 +70,7 @@ func readyz(checks []Check, draining *atomic.Bool, logger *slog.Logger) http.Han
 			problem.Write(w, p)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "checks": status})
+		writeJSON(w, http.StatusOK, map[string]any{"status": overall, "checks": status})
 	})
 }
 

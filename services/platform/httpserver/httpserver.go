@@ -36,6 +36,11 @@ const (
 type Check struct {
 	Name  string
 	Probe func(context.Context) error
+	// Optional marks a dependency the service still serves without (a
+	// cache): its failure shows in /readyz as "degraded" but keeps the
+	// instance ready, so losing it never takes every replica out of the
+	// load balancer at once.
+	Optional bool
 }
 
 // Options configure Run. Only Handler is required.

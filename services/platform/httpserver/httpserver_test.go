@@ -107,7 +107,7 @@ func TestReadyz(t *testing.T) {
 	}{
 		{
 			name:       "all pass",
-			checks:     []Check{{"mongodb", ok}, {"redis", ok}},
+			checks:     []Check{{Name: "mongodb", Probe: ok}, {Name: "redis", Probe: ok}},
 			wantStatus: 200,
 			want:       map[string]any{"status": "ok", "checks": map[string]any{"mongodb": "ok", "redis": "ok"}},
 		},
@@ -118,7 +118,7 @@ func TestReadyz(t *testing.T) {
 		},
 		{
 			name:       "one fails",
-			checks:     []Check{{"mongodb", ok}, {"redis", fail}},
+			checks:     []Check{{Name: "mongodb", Probe: ok}, {Name: "redis", Probe: fail}},
 			wantStatus: 503,
 			want: map[string]any{
 				"type": "https://travluk.dev/problems/not_ready", "title": "Service Unavailable", "status": 503.0,
@@ -127,15 +127,31 @@ func TestReadyz(t *testing.T) {
 			},
 		},
 		{
+			name:       "an optional check fails: degraded but ready",
+			checks:     []Check{{Name: "mongodb", Probe: ok}, {Name: "redis", Probe: fail, Optional: true}},
+			wantStatus: 200,
+			want:       map[string]any{"status": "degraded", "checks": map[string]any{"mongodb": "ok", "redis": "failed"}},
+		},
+		{
+			name:       "a required check fails beside a failing optional one",
+			checks:     []Check{{Name: "mongodb", Probe: fail}, {Name: "redis", Probe: fail, Optional: true}},
+			wantStatus: 503,
+			want: map[string]any{
+				"type": "https://travluk.dev/problems/not_ready", "title": "Service Unavailable", "status": 503.0,
+				"code": "not_ready", "detail": "Failing checks: mongodb.",
+				"errors": []any{map[string]any{"field": "mongodb", "message": "failed"}},
+			},
+		},
+		{
 			name:       "checks run concurrently",
-			checks:     []Check{{"a", slowButFine}, {"b", slowButFine}, {"c", slowButFine}},
+			checks:     []Check{{Name: "a", Probe: slowButFine}, {Name: "b", Probe: slowButFine}, {Name: "c", Probe: slowButFine}},
 			wantStatus: 200,
 			want:       map[string]any{"status": "ok", "checks": map[string]any{"a": "ok", "b": "ok", "c": "ok"}},
 			maxTime:    1500 * time.Millisecond,
 		},
 		{
 			name:       "a hung check times out after 1s",
-			checks:     []Check{{"rabbitmq", hangs}, {"mongodb", fail}},
+			checks:     []Check{{Name: "rabbitmq", Probe: hangs}, {Name: "mongodb", Probe: fail}},
 			wantStatus: 503,
 			want: map[string]any{
 				"type": "https://travluk.dev/problems/not_ready", "title": "Service Unavailable", "status": 503.0,
