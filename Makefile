@@ -5,7 +5,7 @@ GO       ?= go
 STATICCHECK_VERSION := v0.8.2
 
 .DEFAULT_GOAL := help
-.PHONY: help run stores test vet lint fmt render
+.PHONY: help run stores test bench vet lint fmt render
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -18,6 +18,9 @@ stores: ## run only the embedded MongoDB (:27017) and Redis (:6380), to run a se
 
 test: vet ## run every test (real servers from MONGODB_URI, REDIS_URL, AMQP_URL; embedded ones otherwise)
 	$(GO) test -count=1 -timeout 20m $(PACKAGES)
+
+bench: ## load the catalog read at 64 connections, through the stand-in and directly, against a ceiling (results in bench-results/)
+	$(GO) run ./dev/cmd/bench
 
 vet: ## go vet every module
 	$(GO) vet $(PACKAGES)

@@ -1,0 +1,130 @@
+package loadgen
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestRunAgainstHTTPTestServer is a one-second smoke run: every worker keeps
+// one connection, every request is counted, and failing answers are errors.
+func TestRunAgainstHTTPTestServer(t *testing.T) {
+	const conns = 4
+	var mu sync.Mutex
+	remotes := make(map[string]bool)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		remotes[r.RemoteAddr] = true
+		mu.Unlock()
+		switch r.URL.Path {
+		case "/missing":
+			http.NotFound(w, r)
+		case "/cached":
+			w.WriteHeader(http.StatusNotModified)
+		default:
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"ok":true}`))
+		}
+	}))
+	defer srv.Close()
+
+	run := func(path string) Result {
+		t.Helper()
+		load := NewHTTP(conns, GET(srv.URL+path, http.Header{"Accept": {"application/json"}}), nil)
+		defer load.Close()
+		res, err := Run(context.Background(), Config{Conns: conns, Warmup: 100 * time.Millisecond, Duration: 200 * time.Millisecond, Op: load.Op})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+
+	ok := run("/")
+	if ok.Requests < 100 || ok.Errors != 0 {
+		t.Errorf("ok run: %d requests, %d errors (%v); want many and none", ok.Requests, ok.Errors, ok.ErrorSummary())
+	}
+	if ok.Latency.Count() != ok.Requests || ok.Latency.Quantile(0.5) <= 0 || ok.Latency.Quantile(0.99) < ok.Latency.Quantile(0.5) {
+		t.Errorf("latency: %d counted, p50 %v, p99 %v", ok.Latency.Count(), ok.Latency.Quantile(0.5), ok.Latency.Quantile(0.99))
+	}
+	if rate := ok.Rate(); rate != float64(ok.Requests)/0.2 {
+		t.Errorf("Rate = %v for %d requests in 200ms", rate, ok.Requests)
+	}
+	mu.Lock()
+	if len(remotes) != conns {
+		t.Errorf("%d client connections, want one per worker (%d)", len(remotes), conns)
+	}
+	mu.Unlock()
+
+	if notModified := run("/cached"); notModified.Errors != 0 {
+		t.Errorf("304 counted as errors: %v", notModified.ErrorSummary())
+	}
+	missing := run("/missing")
+	if missing.Requests == 0 || missing.Errors != missing.Requests {
+		t.Errorf("404 run: %d requests, %d errors; want every one an error", missing.Requests, missing.Errors)
+	}
+	if s := missing.ErrorSummary(); len(s) != 1 || !strings.HasSuffix(s[0], "× status 404") {
+		t.Errorf("error summary = %v", s)
+	}
+}
+
+func TestRunCountsUnreachableServerAsErrors(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	load := NewHTTP(1, GET("http://"+addr+"/", nil), nil)
+	defer load.Close()
+	res, err := Run(context.Background(), Config{Conns: 1, Duration: 100 * time.Millisecond, Op: load.Op})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests == 0 || res.Errors != res.Requests {
+		t.Errorf("%d requests, %d errors; want all failed", res.Requests, res.Errors)
+	}
+}
+
+func TestRunStopsWhenContextEnds(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	op := func(ctx context.Context, _ int) error {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	start := time.Now()
+	if _, err := Run(ctx, Config{Conns: 2, Duration: time.Minute, Op: op}); err == nil {
+		t.Error("Run returned no error after its context ended")
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Error("Run did not stop with its context")
+	}
+}
+
+func TestRunRejectsBadConfig(t *testing.T) {
+	if _, err := Run(context.Background(), Config{Conns: 0, Duration: time.Second, Op: func(context.Context, int) error { return nil }}); err == nil {
+		t.Error("Conns 0 accepted")
+	}
+}
+
+func TestResultAddKeepsTheRate(t *testing.T) {
+	var sum Result
+	for _, part := range []struct {
+		requests uint64
+		d        time.Duration
+	}{{100, time.Second}, {300, time.Second}} {
+		h := new(Histogram)
+		for range part.requests {
+			h.Record(time.Millisecond)
+		}
+		sum.Add(Result{Conns: 2, Duration: part.d, Requests: part.requests, Errors: 1, ErrorKinds: map[string]uint64{"status 500": 1}, Latency: h})
+	}
+	if sum.Rate() != 200 || sum.Errors != 2 || sum.ErrorKinds["status 500"] != 2 || sum.Latency.Count() != 400 || sum.Conns != 2 {
+		t.Errorf("sum = rate %v, %d errors %v, %d latencies, %d conns", sum.Rate(), sum.Errors, sum.ErrorKinds, sum.Latency.Count(), sum.Conns)
+	}
+}
