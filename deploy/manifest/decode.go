@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -37,6 +38,9 @@ var kinds = map[schema.GroupVersionKind]func() any{
 	policyv1.SchemeGroupVersion.WithKind("PodDisruptionBudget"): func() any { return new(policyv1.PodDisruptionBudget) },
 	networkingv1.SchemeGroupVersion.WithKind("Ingress"):         func() any { return new(networkingv1.Ingress) },
 	vpav1.SchemeGroupVersion.WithKind("VerticalPodAutoscaler"):  func() any { return new(vpav1.VerticalPodAutoscaler) },
+	autoscalingv2.SchemeGroupVersion.WithKind("HorizontalPodAutoscaler"): func() any {
+		return new(autoscalingv2.HorizontalPodAutoscaler)
+	},
 }
 
 // Kinds lists the apiVersion/kind pairs Decode accepts, sorted.

@@ -70,6 +70,28 @@ spec:
 			wantErr: `unknown field "spec.updatePolicy.updateMod"`,
 		},
 		{
+			name: "misspelt field in the HPA",
+			doc: `apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: product}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: product}
+  minReplicas: 2
+  maxReplicas: 10
+  metrics:
+    - type: Resource
+      resource:
+        name: cpu
+        target: {type: Utilization, averageUtilisation: 70}
+`,
+			wantErr: `unknown field "spec.metrics[0].resource.target.averageUtilisation"`,
+		},
+		{
+			name:    "HPA in the v1 API, which has no metrics",
+			doc:     "apiVersion: autoscaling/v1\nkind: HorizontalPodAutoscaler\nmetadata: {name: x}\n",
+			wantErr: "no typed struct",
+		},
+		{
 			name:    "kind without a typed struct",
 			doc:     "apiVersion: apps/v1\nkind: Deploymnet\nmetadata: {name: x}\n",
 			wantErr: `no typed struct for apiVersion "apps/v1" kind "Deploymnet"`,

@@ -22,7 +22,7 @@ func TestLookup(t *testing.T) {
 		{"/api/customersX", ""},
 		{"/.well-known/jwks.json", "customer"},
 		{"/.well-known/jwks.json/x", ""},
-		{"/api/products/buy", ""},
+		{"/api/products/buy", "product"},
 		{"/api", ""},
 		{"/", ""},
 		{"/healthz", ""},

@@ -21,12 +21,13 @@ type Route struct {
 // ServicePort is the HTTP port every service listens on inside the cluster.
 const ServicePort = 8080
 
-// Routes returns the public route table. The catalog and order services join
-// it when they are built.
+// Routes returns the public route table. The order service joins it when it
+// is built.
 func Routes() []Route {
 	return []Route{
 		{Prefix: "/.well-known/jwks.json", Exact: true, Service: "customer", Port: ServicePort},
 		{Prefix: "/api/customers", Service: "customer", Port: ServicePort},
+		{Prefix: "/api/products", Service: "product", Port: ServicePort},
 	}
 }
 
