@@ -1,17 +1,20 @@
 # travluk-ecom — `make help` lists the targets.
-MODULES  := services/platform services/customer dev deploy
+MODULES  := services/platform services/customer services/product dev deploy
 PACKAGES := $(addprefix ./,$(addsuffix /...,$(MODULES)))
 GO       ?= go
 STATICCHECK_VERSION := v0.8.2
 
 .DEFAULT_GOAL := help
-.PHONY: help run stores test bench vet lint fmt render
+.PHONY: help run seed stores test bench vet lint fmt render
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 run: ## run the whole shop on http://localhost:8080 (embedded MongoDB and Redis; data in ./.data)
 	$(GO) run ./dev/cmd/travluk
+
+seed: ## make run, with a demo catalog of 300 products loaded first into an empty catalog
+	SEED_CATALOG=true $(GO) run ./dev/cmd/travluk
 
 stores: ## run only the embedded MongoDB (:27017) and Redis (:6380), to run a service on its own
 	$(GO) run ./dev/cmd/stores

@@ -6,6 +6,8 @@ require (
 	github.com/FerretDB/FerretDB v1.24.2
 	github.com/alicebob/miniredis/v2 v2.40.0
 	github.com/travluk/ecom/services/customer v0.0.0-00010101000000-000000000000
+	github.com/travluk/ecom/services/platform v0.0.0-00010101000000-000000000000
+	github.com/travluk/ecom/services/product v0.0.0-00010101000000-000000000000
 	go.mongodb.org/mongo-driver/v2 v2.10.0
 )
 
@@ -44,7 +46,6 @@ require (
 	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/redis/go-redis/v9 v9.23.0 // indirect
 	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
-	github.com/travluk/ecom/services/platform v0.0.0-00010101000000-000000000000 // indirect
 	github.com/xdg-go/scram v1.4.0 // indirect
 	github.com/xdg-go/stringprep v1.0.4 // indirect
 	github.com/youmark/pkcs8 v0.0.0-20240726163527-a2c0da244d78 // indirect
@@ -84,4 +85,5 @@ require (
 replace (
 	github.com/travluk/ecom/services/customer => ../services/customer
 	github.com/travluk/ecom/services/platform => ../services/platform
+	github.com/travluk/ecom/services/product => ../services/product
 )

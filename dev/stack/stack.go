@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -19,7 +20,10 @@ import (
 	"github.com/travluk/ecom/dev/ingress"
 	"github.com/travluk/ecom/dev/mongoembed"
 	"github.com/travluk/ecom/dev/redisembed"
-	"github.com/travluk/ecom/services/customer/server"
+	customerserver "github.com/travluk/ecom/services/customer/server"
+	"github.com/travluk/ecom/services/platform/mongoconn"
+	"github.com/travluk/ecom/services/product/seed"
+	productserver "github.com/travluk/ecom/services/product/server"
 )
 
 // Addrs says where a running stack listens.
@@ -34,8 +38,10 @@ type Addrs struct {
 // stores: poll their /readyz).
 //
 // It reads DATA_DIR (default .data), INGRESS_ADDR (default :8080),
-// CUSTOMER_ADDR (default 127.0.0.1:8081), MONGODB_URI and REDIS_URL (embedded
-// servers when unset), and passes the rest of the environment to the services.
+// CUSTOMER_ADDR (default 127.0.0.1:8081), PRODUCT_ADDR (default
+// 127.0.0.1:8082), MONGODB_URI and REDIS_URL (embedded servers when unset) and
+// SEED_CATALOG ("true" loads the demo catalog into an empty catalog first),
+// and passes the rest of the environment to the services.
 func Run(ctx context.Context, getenv func(string) string, stdout io.Writer, onReady func(Addrs)) error {
 	log := slog.New(slog.NewTextHandler(stdout, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, cancel := context.WithCancel(ctx)
@@ -44,6 +50,7 @@ func Run(ctx context.Context, getenv func(string) string, stdout io.Writer, onRe
 	dataDir := valueOr(getenv("DATA_DIR"), ".data")
 	ingressAddr := valueOr(getenv("INGRESS_ADDR"), ":8080")
 	customerAddr := valueOr(getenv("CUSTOMER_ADDR"), "127.0.0.1:8081")
+	productAddr := valueOr(getenv("PRODUCT_ADDR"), "127.0.0.1:8082")
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
@@ -69,11 +76,22 @@ func Run(ctx context.Context, getenv func(string) string, stdout io.Writer, onRe
 		log.Info("embedded Redis (miniredis) started; sessions end when this process stops")
 	}
 
+	if getenv("SEED_CATALOG") == "true" {
+		if err := seedCatalog(ctx, mongoURI, log); err != nil {
+			return err
+		}
+	}
+
+	// Every service gets its own database, as in the cluster, whatever
+	// MONGODB_DATABASE the user's environment holds.
+	jwksURL := "http://" + customerAddr + "/.well-known/jwks.json"
 	services := []struct {
 		name, addr string
 		run        func(context.Context, func(string) string, io.Writer) error
+		env        map[string]string
 	}{
-		{"customer", customerAddr, server.Run},
+		{"customer", customerAddr, customerserver.Run, map[string]string{"MONGODB_DATABASE": "customer"}},
+		{"product", productAddr, productserver.Run, map[string]string{"MONGODB_DATABASE": productDatabase, "JWKS_URL": jwksURL}},
 	}
 	failed := make(chan error, len(services)+1)
 	var running sync.WaitGroup
@@ -82,12 +100,14 @@ func Run(ctx context.Context, getenv func(string) string, stdout io.Writer, onRe
 	backends := make(map[string]string)
 	for _, s := range services {
 		backends[s.name] = s.addr
-		env := overlay(getenv, map[string]string{
+		values := map[string]string{
 			"HTTP_ADDR":   s.addr,
 			"MONGODB_URI": mongoURI,
 			"REDIS_URL":   redisURL,
 			"DATA_DIR":    dataDir,
-		})
+		}
+		maps.Copy(values, s.env)
+		env := overlay(getenv, values)
 		running.Add(1)
 		go func() {
 			defer running.Done()
@@ -160,4 +180,22 @@ func overlay(base func(string) string, values map[string]string) func(string) st
 		}
 		return base(name)
 	}
+}
+
+// productDatabase is the product service's database under `make run`.
+const productDatabase = "product"
+
+// seedCatalog loads the demo catalog unless the catalog has products already.
+func seedCatalog(ctx context.Context, mongoURI string, log *slog.Logger) error {
+	client, err := mongoconn.Connect(ctx, mongoURI)
+	if err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
+	defer client.Disconnect(context.WithoutCancel(ctx))
+	n, err := seed.Load(ctx, client.Database(productDatabase), seed.DefaultCount)
+	if err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
+	log.Info("demo catalog", "loaded", n, "note", "nothing is loaded into a catalog that has products")
+	return nil
 }
