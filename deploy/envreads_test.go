@@ -31,8 +31,9 @@ var envReaders = map[string]bool{
 var envName = regexp.MustCompile(`^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$`)
 
 // readByLibraries are variables the chart may set although no line of ours
-// reads them: the OpenTelemetry SDK reads them itself, by specification.
+// reads them: the Go runtime and the OpenTelemetry SDK read them themselves.
 var readByLibraries = map[string]string{
+	"GOMEMLIMIT":                  "the Go runtime's soft memory limit",
 	"OTEL_SERVICE_NAME":           "the OpenTelemetry SDK's resource detection",
 	"OTEL_EXPORTER_OTLP_ENDPOINT": "the OpenTelemetry OTLP exporter",
 }
