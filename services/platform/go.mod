@@ -2,12 +2,19 @@ module github.com/travluk/ecom/services/platform
 
 go 1.26.0
 
+// The dev tooling (dev/testenv, for tests only) lives in this repository;
+// the workspace uses it directly, and this replace lets tools resolve it in
+// this module too.
+replace github.com/travluk/ecom/dev => ../../dev
+
 require (
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/google/go-cmp v0.7.0
 	github.com/gorilla/mux v1.8.1
 	github.com/prometheus/client_golang v1.25.0
+	github.com/rabbitmq/amqp091-go v1.16.0
 	github.com/redis/go-redis/v9 v9.23.0
+	github.com/travluk/ecom/dev v0.0.0-00010101000000-000000000000
 	go.mongodb.org/mongo-driver/v2 v2.10.0
 	go.opentelemetry.io/otel v1.47.0
 	go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp v1.47.0

@@ -1,0 +1,218 @@
+package messaging
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// MemoryOptions configure a MemoryBus.
+type MemoryOptions struct {
+	// DeliveryLimit is how many times a failed event is delivered again
+	// before it is dead-lettered, as RabbitMQ's x-delivery-limit: a handler
+	// that always fails sees an event DeliveryLimit+1 times. Zero means 5.
+	DeliveryLimit int
+	// Logger receives retries and dead letters; nil discards.
+	Logger *slog.Logger
+	// Registry receives the messaging metrics; nil means none.
+	Registry prometheus.Registerer
+}
+
+// MemoryBus is an in-process Publisher and Subscriber for running every
+// service in one process. It keeps the promise RabbitMQ keeps with
+// confirms, in the only way a process without a broker can: Publish
+// returns nil only once every queue bound to the event's type has handled
+// it (or dead-lettered it), so an outbox that drops an event after Publish
+// never loses it, even if the process dies a moment later.
+//
+// Handlers run in the publisher's goroutine; redeliveries happen at once,
+// within the same Publish. Events travel as JSON, as on the wire.
+type MemoryBus struct {
+	limit   int
+	logger  *slog.Logger
+	metrics *metrics
+
+	mu     sync.Mutex
+	queues map[string]*memoryQueue
+	dead   map[string][]Event // dead letters by queue; they outlive Consume
+}
+
+type memoryQueue struct {
+	ctx context.Context // the consumer's, for its handlers
+	sub Subscription
+}
+
+// NewMemoryBus returns an empty bus: until Consume declares a queue, every
+// Publish fails as unroutable.
+func NewMemoryBus(o MemoryOptions) *MemoryBus {
+	if o.DeliveryLimit <= 0 {
+		o.DeliveryLimit = 5
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &MemoryBus{
+		limit:   o.DeliveryLimit,
+		logger:  o.Logger,
+		metrics: newMetrics(o.Registry),
+		queues:  make(map[string]*memoryQueue),
+		dead:    make(map[string][]Event),
+	}
+}
+
+// Publish hands e to the handler of every queue bound to its type, one
+// queue after another, and returns nil once each has handled it or
+// dead-lettered it. It fails with ErrUnroutable when no queue is bound, and
+// with ctx's error when ctx ends before every queue is done; the event may
+// then have reached some queues, as with a broker.
+func (b *MemoryBus) Publish(ctx context.Context, e Event) error {
+	if err := e.Validate(); err != nil {
+		b.metrics.publishedInc(e.Type, publishFailed)
+		return err
+	}
+	// Through JSON, as on the wire: a handler never shares memory with the
+	// publisher and sees exactly what a RabbitMQ consumer would.
+	body, err := json.Marshal(e)
+	if err != nil {
+		b.metrics.publishedInc(e.Type, publishFailed)
+		return fmt.Errorf("messaging: encode event %s: %w", e.ID, err)
+	}
+	queues := b.matching(e.Type)
+	if len(queues) == 0 {
+		b.metrics.publishedInc(e.Type, publishUnroutable)
+		return fmt.Errorf("publish %s %s: %w", e.Type, e.ID, ErrUnroutable)
+	}
+	for _, q := range queues {
+		if err := b.deliver(ctx, q, body); err != nil {
+			b.metrics.publishedInc(e.Type, publishFailed)
+			return fmt.Errorf("publish %s %s: %w", e.Type, e.ID, err)
+		}
+	}
+	b.metrics.publishedInc(e.Type, publishConfirmed)
+	return nil
+}
+
+// deliver hands one event to q's handler until it succeeds, fails for
+// good or runs out of deliveries. It fails only when ctx ends first.
+func (b *MemoryBus) deliver(ctx context.Context, q *memoryQueue, body []byte) error {
+	name := q.sub.Queue
+	for delivery := 0; ; delivery++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		e, err := decodeEvent(body)
+		if err == nil {
+			err = handle(q.ctx, name, q.sub.Handler, e)
+		}
+		outcome := consumeAck
+		switch {
+		case err == nil:
+		case IsPermanent(err) || delivery >= b.limit:
+			outcome = consumeDeadLetter
+		default:
+			outcome = consumeRetry
+		}
+		b.metrics.consumedInc(name, e.Type, outcome)
+		switch outcome {
+		case consumeAck:
+			return nil
+		case consumeDeadLetter:
+			b.logger.Warn("messaging: event dead-lettered", "queue", name, "type", e.Type, "id", e.ID, "deliveries", delivery+1, "err", err)
+			b.mu.Lock()
+			b.dead[name] = append(b.dead[name], e)
+			b.mu.Unlock()
+			return nil
+		}
+		b.logger.Info("messaging: handler failed; delivering again", "queue", name, "type", e.Type, "id", e.ID, "deliveries", delivery+1, "err", err)
+	}
+}
+
+// matching returns the queues bound to eventType, in name order so that
+// delivery is repeatable.
+func (b *MemoryBus) matching(eventType string) []*memoryQueue {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var qs []*memoryQueue
+	for _, q := range b.queues {
+		for _, pattern := range q.sub.Types {
+			if topicMatch(pattern, eventType) {
+				qs = append(qs, q)
+				break
+			}
+		}
+	}
+	slices.SortFunc(qs, func(a, b *memoryQueue) int { return strings.Compare(a.sub.Queue, b.sub.Queue) })
+	return qs
+}
+
+// Consume declares the queues of subs and serves them until ctx ends. It
+// fails at once for an invalid subscription or a queue that another
+// Consume of this bus already serves.
+func (b *MemoryBus) Consume(ctx context.Context, subs ...Subscription) error {
+	if len(subs) == 0 {
+		return fmt.Errorf("messaging: Consume without subscriptions")
+	}
+	b.mu.Lock()
+	for i, s := range subs {
+		err := s.validate()
+		if err == nil && b.queues[s.Queue] != nil {
+			err = fmt.Errorf("messaging: queue %q is already consumed on this bus", s.Queue)
+		}
+		if err != nil {
+			for _, added := range subs[:i] {
+				delete(b.queues, added.Queue)
+			}
+			b.mu.Unlock()
+			return err
+		}
+		b.queues[s.Queue] = &memoryQueue{ctx: ctx, sub: s}
+	}
+	b.mu.Unlock()
+
+	<-ctx.Done()
+	b.mu.Lock()
+	for _, s := range subs {
+		delete(b.queues, s.Queue)
+	}
+	b.mu.Unlock()
+	return nil
+}
+
+// DeadLetters returns the events dead-lettered on queue so far, oldest
+// first. It is meant for tests.
+func (b *MemoryBus) DeadLetters(queue string) []Event {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]Event(nil), b.dead[queue]...)
+}
+
+// topicMatch reports whether routing key matches an AMQP topic binding
+// pattern: words separated by dots, "*" standing for exactly one word and
+// "#" for zero or more.
+func topicMatch(pattern, key string) bool {
+	return matchWords(strings.Split(pattern, "."), strings.Split(key, "."))
+}
+
+func matchWords(p, k []string) bool {
+	if len(p) == 0 {
+		return len(k) == 0
+	}
+	if p[0] == "#" {
+		for i := 0; i <= len(k); i++ {
+			if matchWords(p[1:], k[i:]) {
+				return true
+			}
+		}
+		return false
+	}
+	if len(k) == 0 || (p[0] != "*" && p[0] != k[0]) {
+		return false
+	}
+	return matchWords(p[1:], k[1:])
+}
