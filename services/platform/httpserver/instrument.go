@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -29,6 +31,59 @@ const instrumentationName = "github.com/travluk/ecom/services/platform/httpserve
 type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	// series caches the counter and observer of each label set seen, so
+	// that a request does not hash its labels again; the labels are
+	// bounded (route templates, standard methods, status codes), and so
+	// is the cache.
+	series sync.Map // seriesKey → *seriesPair
+}
+
+type seriesKey struct {
+	route, method string
+	code          int
+}
+
+type seriesPair struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
+}
+
+// observe counts one request and its duration.
+func (m *metrics) observe(route, method string, code int, took time.Duration) {
+	k := seriesKey{route: route, method: method, code: code}
+	v, ok := m.series.Load(k)
+	if !ok {
+		v, _ = m.series.LoadOrStore(k, &seriesPair{
+			requests: m.requests.WithLabelValues(route, method, strconv.Itoa(code)),
+			duration: m.duration.WithLabelValues(route, method),
+		})
+	}
+	pair := v.(*seriesPair)
+	pair.requests.Inc()
+	pair.duration.Observe(took.Seconds())
+}
+
+// tracerCache remembers the tracer of the last global tracer provider seen,
+// since asking a provider for a tracer takes a lock and a map lookup.
+type tracerCache struct {
+	last atomic.Pointer[providerTracer]
+}
+
+type providerTracer struct {
+	provider trace.TracerProvider
+	tracer   trace.Tracer
+}
+
+// get returns the tracer of the global provider, which telemetry.Setup
+// may replace at any time.
+func (c *tracerCache) get() trace.Tracer {
+	tp := otel.GetTracerProvider()
+	if last := c.last.Load(); last != nil && last.provider == tp {
+		return last.tracer
+	}
+	t := tp.Tracer(instrumentationName)
+	c.last.Store(&providerTracer{provider: tp, tracer: t})
+	return t
 }
 
 // newMetrics registers the request metrics, or reuses the ones already in
@@ -76,7 +131,9 @@ func Instrument(reg prometheus.Registerer) mux.MiddlewareFunc {
 
 func instrument(reg prometheus.Registerer, logger *slog.Logger) mux.MiddlewareFunc {
 	m := newMetrics(reg)
+	var tracers tracerCache
 	return func(next http.Handler) http.Handler {
+		var names spanNames
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
 			route := routeOf(next, r)
@@ -86,13 +143,9 @@ func instrument(reg prometheus.Registerer, logger *slog.Logger) mux.MiddlewareFu
 			// are set once by telemetry.Setup, possibly after this
 			// middleware was built.
 			ctx := otel.GetTextMapPropagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-			spanName := r.Method
-			if route != unmatched {
-				spanName += " " + route
-			}
-			ctx, span := otel.GetTracerProvider().Tracer(instrumentationName).Start(ctx, spanName,
+			ctx, span := tracers.get().Start(ctx, names.get(r.Method, method, route),
 				trace.WithSpanKind(trace.SpanKindServer),
-				trace.WithAttributes(
+				trace.WithAttributes( // at the start, where samplers see them
 					attribute.String("http.request.method", r.Method),
 					attribute.String("url.path", r.URL.Path),
 					attribute.String("http.route", route),
@@ -103,17 +156,41 @@ func instrument(reg prometheus.Registerer, logger *slog.Logger) mux.MiddlewareFu
 			abort := serveRecovering(rec, r.WithContext(ctx), next, logger)
 
 			code := rec.statusCode()
-			span.SetAttributes(attribute.Int("http.response.status_code", code))
-			if code >= 500 {
-				span.SetStatus(codes.Error, http.StatusText(code))
+			if span.IsRecording() {
+				span.SetAttributes(attribute.Int("http.response.status_code", code))
+				if code >= 500 {
+					span.SetStatus(codes.Error, http.StatusText(code))
+				}
 			}
-			m.requests.WithLabelValues(route, method, strconv.Itoa(code)).Inc()
-			m.duration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
+			m.observe(route, method, code, time.Since(start))
 			if abort != nil {
 				panic(abort)
 			}
 		})
 	}
+}
+
+// spanNames caches span names ("GET /api/products/{productId}") per
+// standard method and route, so that a request does not build its own.
+type spanNames struct{ names sync.Map } // [2]string{method, route} → string
+
+// get returns the span name of a request: its method, and its route
+// template when it matched one. label is methodLabel(method); names of
+// other methods are built each time, as they are unbounded.
+func (n *spanNames) get(method, label, route string) string {
+	if route == unmatched {
+		return method
+	}
+	if label != method {
+		return method + " " + route
+	}
+	k := [2]string{method, route}
+	if v, ok := n.names.Load(k); ok {
+		return v.(string)
+	}
+	name := method + " " + route
+	n.names.Store(k, name)
+	return name
 }
 
 // serveRecovering answers a panic with a 500 problem when nothing was

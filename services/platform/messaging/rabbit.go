@@ -41,6 +41,11 @@ type RabbitOptions struct {
 	// DialTimeout bounds connecting, including the AMQP handshake; 5 s by
 	// default, and never more than the caller's context allows.
 	DialTimeout time.Duration
+	// QueuePrefix is put in front of every queue name a subscription
+	// gives, and so of its dead-letter queue too ("<prefix><queue>.dlq"):
+	// with its own Exchange, it lets tests and several shops share one
+	// broker without ever sharing a queue. Empty by default.
+	QueuePrefix string
 	// Name labels the connections in RabbitMQ's management UI, such as
 	// "order"; "travluk" by default.
 	Name string

@@ -15,7 +15,7 @@ import (
 // ctx ends. When the connection is lost it connects again with backoff, as
 // often as it takes. Each queue is a durable quorum queue bound to the
 // exchange for its types, with a delivery limit and a dead-letter queue
-// "<queue>.dlq".
+// "<queue>.dlq", both named with QueuePrefix in front.
 //
 // A handler's nil acknowledges the event. Its error returns the event to
 // the queue after RetryDelay (doubling per delivery), until the delivery
@@ -37,6 +37,16 @@ func (r *Rabbit) Consume(ctx context.Context, subs ...Subscription) error {
 			return fmt.Errorf("messaging: queue %q subscribed twice", s.Queue)
 		}
 		seen[s.Queue] = true
+	}
+	if r.o.QueuePrefix != "" {
+		// Every name below (declarations, logs, metrics) is the queue's
+		// real name on the broker.
+		prefixed := make([]Subscription, len(subs))
+		for i, s := range subs {
+			s.Queue = r.o.QueuePrefix + s.Queue
+			prefixed[i] = s
+		}
+		subs = prefixed
 	}
 	delay := r.o.ReconnectDelay
 	for {

@@ -286,6 +286,37 @@ func TestRabbitPoison(t *testing.T) {
 	}
 }
 
+// TestRabbitQueuePrefix subscribes to "orders" with a QueuePrefix: the
+// queue and its dead-letter queue exist on the broker under the prefixed
+// names only, and events flow through them.
+func TestRabbitQueuePrefix(t *testing.T) {
+	b := newBroker(t)
+	q := b.queue("orders") // registers the prefixed names for cleanup
+	prefix := strings.TrimSuffix(q, "orders")
+	r := b.rabbit(b.url, func(o *messaging.RabbitOptions) { o.QueuePrefix = prefix })
+	rec := messagingtest.NewRecorder(nil)
+	messagingtest.Consume(t, r, messaging.Subscription{Queue: "orders", Types: []string{"thing.made"}, Handler: rec.Handle})
+	e := messagingtest.Publish(t, r, "thing.made", "prefixed")
+	rec.WaitHandled(t, 1)
+	if rec.Calls(e.ID) != 1 {
+		t.Errorf("event handled %d times, want 1", rec.Calls(e.ID))
+	}
+	for _, name := range []string{q, q + ".dlq"} {
+		ch := b.channel()
+		if _, err := ch.QueueDeclarePassive(name, true, false, false, false, nil); err != nil {
+			t.Errorf("queue %s: %v", name, err)
+		}
+		ch.Close()
+	}
+	// The unprefixed name was never declared (a passive declare of a
+	// missing queue closes the channel with 404).
+	ch := b.channel()
+	defer ch.Close()
+	if _, err := ch.QueueDeclarePassive("orders", true, false, false, false, nil); err == nil {
+		t.Error(`queue "orders" exists without the prefix`)
+	}
+}
+
 // TestRabbitReconnect cuts the TCP connections of a publisher and a
 // consumer: publishing fails promptly meanwhile, and both work again
 // once the connection can be made.
