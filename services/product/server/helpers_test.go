@@ -15,6 +15,7 @@ import (
 
 	"github.com/travluk/ecom/dev/testenv"
 	"github.com/travluk/ecom/services/platform/auth/authtest"
+	"github.com/travluk/ecom/services/platform/messaging"
 	"github.com/travluk/ecom/services/product/server"
 )
 
@@ -54,16 +55,23 @@ func baseEnv(t testing.TB, iss *authtest.Issuer) map[string]string {
 	}
 }
 
-// start runs the service with env and waits until it listens.
+// start runs the service with env and an in-process bus of its own, and
+// waits until it listens.
 func start(t testing.TB, env map[string]string) *service {
+	t.Helper()
+	return startWith(t, env, server.Options{Bus: messaging.NewMemoryBus(messaging.MemoryOptions{})})
+}
+
+// startWith runs the service with env and o and waits until it listens.
+func startWith(t testing.TB, env map[string]string, o server.Options) *service {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &syncBuffer{}
 	addr := make(chan net.Addr, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- server.RunWithOptions(ctx, func(k string) string { return env[k] }, logs,
-			server.Options{OnListen: func(a net.Addr) { addr <- a }})
+		o.OnListen = func(a net.Addr) { addr <- a }
+		done <- server.RunWithOptions(ctx, func(k string) string { return env[k] }, logs, o)
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -19,13 +20,17 @@ import (
 
 	"github.com/travluk/ecom/services/platform/auth"
 	"github.com/travluk/ecom/services/platform/httpserver"
+	"github.com/travluk/ecom/services/platform/messaging"
 	"github.com/travluk/ecom/services/platform/mongoconn"
+	"github.com/travluk/ecom/services/platform/outbox"
 	"github.com/travluk/ecom/services/platform/redisconn"
 	"github.com/travluk/ecom/services/platform/telemetry"
+	"github.com/travluk/ecom/services/product/internal/amqpapi"
 	"github.com/travluk/ecom/services/product/internal/httpapi"
 	"github.com/travluk/ecom/services/product/internal/mongodb"
 	"github.com/travluk/ecom/services/product/internal/product"
 	"github.com/travluk/ecom/services/product/internal/rediscache"
+	"github.com/travluk/ecom/services/product/internal/waiter"
 )
 
 // startupTimeout bounds the work before serving that needs MongoDB (the
@@ -45,6 +50,9 @@ type Options struct {
 	OnListen func(net.Addr)
 	// WrapHandler, if set, wraps the router.
 	WrapHandler func(*mux.Router) http.Handler
+	// Bus, if set, is used instead of RabbitMQ at AMQP_URL: `make run`
+	// passes its in-process *messaging.MemoryBus, shared by every service.
+	Bus Bus
 }
 
 // Run serves the product service until ctx ends. It reads its settings
@@ -58,7 +66,7 @@ func Run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 
 // RunWithOptions is Run with hooks.
 func RunWithOptions(ctx context.Context, getenv func(string) string, stdout io.Writer, o Options) error {
-	cfg, err := loadSettings(getenv)
+	cfg, err := loadSettings(getenv, o.Bus != nil)
 	if err != nil {
 		return err
 	}
@@ -91,10 +99,15 @@ func RunWithOptions(ctx context.Context, getenv func(string) string, stdout io.W
 	}
 	defer rdb.Close()
 
-	products := mongodb.NewProducts(mongoClient.Database(cfg.mongoDatabase))
+	db := mongoClient.Database(cfg.mongoDatabase)
+	products := mongodb.NewProducts(db)
+	purchases := mongodb.NewPurchases(db)
 	startCtx, cancel := context.WithTimeout(ctx, startupTimeout)
 	defer cancel()
 	if err := products.EnsureIndexes(startCtx); err != nil {
+		return err
+	}
+	if err := purchases.EnsureIndexes(startCtx); err != nil {
 		return err
 	}
 	cancel()
@@ -110,6 +123,35 @@ func RunWithOptions(ctx context.Context, getenv func(string) string, stdout io.W
 	}
 	svc := product.NewService(products, cache, time.Now)
 
+	// The order flow: purchases with their outbox, the relay publishing
+	// it, the waiter that wakes buys, and the broker.
+	var checks []httpserver.Check
+	bus := o.Bus
+	if bus == nil {
+		rabbit := messaging.NewRabbit(cfg.amqpURL, messaging.RabbitOptions{
+			Exchange: cfg.amqpExchange, QueuePrefix: cfg.amqpQueuePrefix,
+			Name: cfg.serviceName, Logger: logger, Registry: registry,
+		})
+		defer rabbit.Close()
+		checks = append(checks, rabbit.Check())
+		bus = rabbit
+	}
+	relay := outbox.NewRelay(purchases, bus, outbox.RelayOptions{Logger: logger, Registry: registry})
+	hub := waiter.New(waiter.Options{Redis: rdb, Settled: purchases.Settled, Logger: logger})
+	flow := product.NewFlow(product.FlowOptions{
+		Purchases:       purchases,
+		Reservations:    mongodb.NewReservations(db),
+		Events:          amqpapi.Events{},
+		Waiter:          hub,
+		Cache:           cache,
+		Nudge:           relay.Nudge,
+		Metrics:         newFlowMetrics(registry),
+		Logger:          logger,
+		ConfirmWait:     cfg.confirmWait,
+		PurchaseTimeout: cfg.purchaseTimeout,
+		FailPoints:      cfg.failpoints,
+	})
+
 	verifier := auth.NewVerifier(auth.VerifierOptions{
 		Issuer:   cfg.issuer,
 		Audience: cfg.audience,
@@ -118,7 +160,7 @@ func RunWithOptions(ctx context.Context, getenv func(string) string, stdout io.W
 		Leeway:   5 * time.Second,
 		Logger:   logger,
 	})
-	router := httpapi.NewHandler(svc, verifier, logger)
+	router := httpapi.NewHandler(svc, verifier, logger, httpapi.WithBuy(flow, registry))
 	var handler http.Handler = router
 	if o.WrapHandler != nil {
 		handler = o.WrapHandler(router)
@@ -130,15 +172,49 @@ func RunWithOptions(ctx context.Context, getenv func(string) string, stdout io.W
 	redisCheck := redisconn.Check(rdb)
 	redisCheck.Optional = true
 
-	logger.Info("product service starting", "addr", cfg.addr, "cacheTTL", cfg.cacheTTL.String())
-	err = httpserver.Run(ctx, httpserver.Options{
+	// The relay, the consumer, the waiter and the sweeper run beside the
+	// HTTP server and stop with it. A consumer that returns early could
+	// not set up its queue: that stops the service, so that the
+	// orchestrator restarts it rather than leave it deaf.
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	var (
+		wg         sync.WaitGroup
+		consumeErr error
+	)
+	wg.Go(func() {
+		if err := relay.Run(runCtx); err != nil && runCtx.Err() == nil {
+			logger.Error("outbox relay stopped", "error", err)
+		}
+	})
+	wg.Go(func() {
+		err := bus.Consume(runCtx, amqpapi.Subscriptions(flow, logger)...)
+		if runCtx.Err() == nil {
+			consumeErr = fmt.Errorf("consume: %w", err)
+			logger.Error("consumer stopped", "error", err)
+			stop()
+		}
+	})
+	wg.Go(func() { hub.Run(runCtx) })
+	wg.Go(func() { flow.RunSweeper(runCtx, sweepInterval(cfg.purchaseTimeout)) })
+	// Events left by a previous run are published at once.
+	relay.Nudge()
+
+	logger.Info("product service starting", "addr", cfg.addr, "cacheTTL", cfg.cacheTTL.String(),
+		"injectedBus", o.Bus != nil, "buyConfirmWait", cfg.confirmWait.String(), "purchaseTimeout", cfg.purchaseTimeout.String())
+	err = httpserver.Run(runCtx, httpserver.Options{
 		Addr:     cfg.addr,
 		Handler:  handler,
 		Logger:   logger,
 		Registry: registry,
-		Checks:   []httpserver.Check{mongoconn.Check(mongoClient), redisCheck},
+		Checks:   append([]httpserver.Check{mongoconn.Check(mongoClient), redisCheck}, checks...),
 		OnListen: o.OnListen,
 	})
+	stop()
+	wg.Wait()
+	if consumeErr != nil {
+		return consumeErr
+	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}

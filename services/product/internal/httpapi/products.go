@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -19,6 +20,52 @@ import (
 type handlers struct {
 	svc *product.Service
 	log *slog.Logger
+	// rendered keeps the last answer of get per slot, so that reading a
+	// hot product does not encode it again on every request.
+	rendered [renderedSlots]atomic.Pointer[rendering]
+}
+
+// renderedSlots is how many rendered products handlers keep at most, one
+// per slot of a hash of the id.
+const renderedSlots = 1024
+
+// rendering is the answer of get for one version of a product. A version
+// names exactly one representation (the strong ETag promises as much),
+// so an answer of the same id, version and update time can be reused.
+type rendering struct {
+	id        string
+	version   int64
+	updatedAt time.Time
+	etag      string
+	body      []byte // JSON, with the newline json.Encoder ends it with
+}
+
+// render returns get's answer for p, from the memo when it holds p's
+// version.
+func (h *handlers) render(p *product.Product) *rendering {
+	slot := &h.rendered[renderedSlot(p.ID)]
+	if r := slot.Load(); r != nil && r.id == p.ID && r.version == p.Version && r.updatedAt.Equal(p.UpdatedAt) {
+		return r
+	}
+	body, err := json.Marshal(productOf(p))
+	if err != nil { // plain values only: cannot happen
+		body = nil
+	}
+	r := &rendering{id: p.ID, version: p.Version, updatedAt: p.UpdatedAt, etag: etag(p), body: append(body, '\n')}
+	if err == nil {
+		slot.Store(r)
+	}
+	return r
+}
+
+// renderedSlot hashes id (FNV-1a) to a slot of handlers.rendered.
+func renderedSlot(id string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(id); i++ {
+		h ^= uint32(id[i])
+		h *= 16777619
+	}
+	return h % renderedSlots
 }
 
 // productJSON is the public shape of a product. Reserved and sold units
@@ -95,16 +142,19 @@ func (h *handlers) get(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	tag := etag(p)
-	w.Header().Set("ETag", tag)
+	out := h.render(p)
+	hdr := w.Header()
+	hdr.Set("ETag", out.etag)
 	// Clients may keep the product but must revalidate, which the ETag
 	// makes cheap.
-	w.Header().Set("Cache-Control", "no-cache")
-	if noneMatch(r.Header.Get("If-None-Match"), tag) {
+	hdr.Set("Cache-Control", "no-cache")
+	if noneMatch(r.Header.Get("If-None-Match"), out.etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	writeJSON(w, http.StatusOK, productOf(p))
+	hdr.Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(out.body) // an error means the client went away
 }
 
 func (h *handlers) create(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,6 @@
 // Package httpapi is the product service's HTTP surface: the routes of
-// DESIGN §2's product table (buy comes with the order flow), JSON in and
-// out, ETags, and one mapping from the core's errors to RFC 9457 problems.
+// DESIGN §2's product table, JSON in and out, ETags, and one mapping from
+// the core's errors to RFC 9457 problems.
 package httpapi
 
 import (
@@ -24,8 +24,8 @@ var OpenAPI []byte
 
 // NewHandler returns the router with every route of the product API.
 // Literal paths come before /api/products/{productId}, which would
-// otherwise swallow them.
-func NewHandler(svc *product.Service, v *auth.Verifier, log *slog.Logger) *mux.Router {
+// otherwise swallow them. WithBuy supplies the order flow behind buy.
+func NewHandler(svc *product.Service, v *auth.Verifier, log *slog.Logger, opts ...Option) *mux.Router {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -33,6 +33,7 @@ func NewHandler(svc *product.Service, v *auth.Verifier, log *slog.Logger) *mux.R
 	r := mux.NewRouter()
 	r.Handle("/api/products", http.HandlerFunc(h.list)).Methods(http.MethodGet)
 	r.Handle("/api/products", v.Admin(http.HandlerFunc(h.create))).Methods(http.MethodPost)
+	r.Handle("/api/products/buy", v.Customer(newBuyHandler(log, opts))).Methods(http.MethodPost)
 	r.Handle("/api/products/openapi.json", openapi.Handler(OpenAPI)).Methods(http.MethodGet)
 	r.Handle("/api/products/{productId}", http.HandlerFunc(h.get)).Methods(http.MethodGet)
 	r.Handle("/api/products/{productId}", v.Admin(http.HandlerFunc(h.update))).Methods(http.MethodPut)

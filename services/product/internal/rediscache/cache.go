@@ -5,10 +5,11 @@
 // write that returned, on any replica, as long as Redis keeps the keys
 // written to it. Three mechanisms hold it:
 //
-//   - Versioned entries. An entry is a hash {g: generation, v: version,
-//     b: body}. Every write, before it returns, stores the new version
-//     (or, for a delete, a tombstone with an unbeatable version) with a
-//     Lua script that refuses to replace a higher version. A reader that
+//   - Versioned entries. An entry is a string "generation version body"
+//     (an empty body is a tombstone). Every write, before it returns,
+//     stores the new version (or, for a delete, a tombstone with an
+//     unbeatable version) with a Lua script that refuses to replace a
+//     higher version. A reader that
 //     read an old version from MongoDB before the write and fills the
 //     cache after it is therefore refused: the classic stale-fill race.
 //     Fills are also dropped when the read took longer than maxFillAge,
@@ -16,7 +17,7 @@
 //     cannot let a very slow reader in.
 //   - A generation. Every entry records the generation (an integer key
 //     beside the entries) current when it was written, and a lookup reads the
-//     generation and the entry in one round trip: an entry of an older
+//     generation and the entry with one MGET: an entry of an older
 //     generation is a miss. When a write could not reach Redis, its
 //     replica remembers that it owes an invalidation, bypasses the cache
 //     itself, and bumps the generation the moment Redis answers again
@@ -42,9 +43,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -89,13 +91,20 @@ const (
 // KEYS[1] generation key, KEYS[2] entry key; ARGV[1] expected generation
 // or "", ARGV[2] version, ARGV[3] body ("" for a tombstone), ARGV[4] TTL
 // in milliseconds. Returns 1 when stored, 0 when refused.
+//
+// An entry key holding anything but a string (a hash of the format before
+// entries were strings, during a rolling update) makes GET fail: the write
+// then counts as failed and bumps the generation, and lookups of such keys
+// see a miss, so mixing formats costs hits, never freshness.
 var putScript = redis.NewScript(`
 local gen = redis.call('GET', KEYS[1]) or '0'
 if ARGV[1] ~= '' and ARGV[1] ~= gen then return 0 end
-local cur = redis.call('HMGET', KEYS[2], 'g', 'v')
-if cur[1] == gen and cur[2] and tonumber(cur[2]) >= tonumber(ARGV[2]) then return 0 end
-redis.call('HSET', KEYS[2], 'g', gen, 'v', ARGV[2], 'b', ARGV[3])
-redis.call('PEXPIRE', KEYS[2], ARGV[4])
+local cur = redis.call('GET', KEYS[2])
+if cur then
+  local g, v = string.match(cur, '^(%d+) (%d+) ')
+  if g == gen and v and tonumber(v) >= tonumber(ARGV[2]) then return 0 end
+end
+redis.call('SET', KEYS[2], gen .. ' ' .. ARGV[2] .. ' ' .. ARGV[3], 'PX', ARGV[4])
 return 1
 `)
 
@@ -120,7 +129,12 @@ type Cache struct {
 	ttl     time.Duration
 	log     *slog.Logger
 	lookups *prometheus.CounterVec
-	now     func() time.Time
+	// The lookups counters, resolved once.
+	hits, misses, lookupErrs, bypasses prometheus.Counter
+	now                                func() time.Time
+
+	// memo holds recently decoded entries (see decoded).
+	memo [memoSlots]atomic.Pointer[memoEntry]
 
 	// owed is set when a write could not tell Redis; until the generation
 	// is bumped, this replica neither reads nor fills the cache.
@@ -150,7 +164,10 @@ func New(rdb redis.UniversalClient, o Options) *Cache {
 	if prefix == "" {
 		prefix = DefaultKeyPrefix
 	}
-	return &Cache{rdb: rdb, prefix: prefix, genKey: prefix + "gen", ttl: o.TTL, log: log, lookups: lookups, now: time.Now}
+	return &Cache{rdb: rdb, prefix: prefix, genKey: prefix + "gen", ttl: o.TTL, log: log, lookups: lookups,
+		hits: lookups.WithLabelValues("hit"), misses: lookups.WithLabelValues("miss"),
+		lookupErrs: lookups.WithLabelValues("error"), bypasses: lookups.WithLabelValues("bypass"),
+		now: time.Now}
 }
 
 // Run pays owed invalidations every repairInterval until ctx ends.
@@ -212,58 +229,99 @@ func (c *Cache) owe(ctx context.Context, what string, err error) {
 
 func (c *Cache) entryKey(id string) string { return c.prefix + "id:" + id }
 
-// Get looks the product up. On a miss it returns a fill function bound to
-// the generation seen now.
+// Get looks the product up, reading the generation and the entry with one
+// MGET. On a miss it returns a fill function bound to the generation seen
+// now. A hit is a product of its own, but its Attributes map may be shared
+// with other hits of the same entry: callers must not modify it.
 func (c *Cache) Get(ctx context.Context, id string) (*product.Product, func(context.Context, *product.Product)) {
 	if len(id) > maxIDBytes {
 		return nil, nil
 	}
 	if !c.usable(ctx) {
-		c.lookups.WithLabelValues("bypass").Inc()
+		c.bypasses.Inc()
 		return nil, nil
 	}
 	started := c.now()
 	opCtx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	var (
-		genCmd   *redis.StringCmd
-		entryCmd *redis.SliceCmd
-	)
-	_, _ = c.rdb.Pipelined(opCtx, func(p redis.Pipeliner) error {
-		genCmd = p.Get(opCtx, c.genKey)
-		entryCmd = p.HMGet(opCtx, c.entryKey(id), "g", "v", "b")
-		return nil
-	})
-	gen, err := genCmd.Result()
-	if errors.Is(err, redis.Nil) {
-		gen, err = "0", nil
-	}
-	if err == nil {
-		err = entryCmd.Err()
+	vals, err := c.rdb.MGet(opCtx, c.genKey, c.entryKey(id)).Result()
+	if err == nil && len(vals) != 2 {
+		err = fmt.Errorf("MGET answered %d values for 2 keys", len(vals))
 	}
 	if err != nil {
-		c.lookups.WithLabelValues("error").Inc()
+		c.lookupErrs.Inc()
 		c.failed(ctx, "lookup", err)
 		return nil, nil
 	}
-	fields := entryCmd.Val()
-	if g, _ := fields[0].(string); g == gen {
-		if body, _ := fields[2].(string); body != "" {
-			p, err := decode(body)
-			if err == nil && p.ID == id {
-				c.lookups.WithLabelValues("hit").Inc()
-				return p, nil
-			}
-			c.log.WarnContext(ctx, "product cache: undecodable entry; reading through", "id", id, "error", err)
-		}
+	gen, _ := vals[0].(string)
+	if gen == "" {
+		gen = "0" // no generation key yet
 	}
-	c.lookups.WithLabelValues("miss").Inc()
+	raw, _ := vals[1].(string) // nil (absent, or not a string) is a miss
+	if g, _, body, ok := splitEntry(raw); ok && g == gen && body != "" {
+		p, err := c.decoded(id, body)
+		if err == nil && p.ID == id {
+			c.hits.Inc()
+			return p, nil
+		}
+		c.log.WarnContext(ctx, "product cache: undecodable entry; reading through", "id", id, "error", err)
+	}
+	c.misses.Inc()
 	return nil, func(ctx context.Context, p *product.Product) {
 		if c.now().Sub(started) > maxFillAge || !c.usable(ctx) {
 			return
 		}
-		c.put(ctx, gen, p.ID, p.Version, encode(p), c.ttl)
+		_ = c.put(ctx, gen, p.ID, p.Version, encode(p), c.ttl)
 	}
+}
+
+// splitEntry splits an entry "generation version body" into its parts.
+func splitEntry(raw string) (gen, version, body string, ok bool) {
+	gen, rest, ok := strings.Cut(raw, " ")
+	if !ok {
+		return "", "", "", false
+	}
+	version, body, ok = strings.Cut(rest, " ")
+	return gen, version, body, ok
+}
+
+// decoded returns the product an entry's body holds. The last body decoded
+// in each memo slot is kept, so that a hot product is decoded once per
+// version and not once per read. The memo is keyed by the exact body, so
+// it answers nothing but what decoding the body would.
+func (c *Cache) decoded(id, body string) (*product.Product, error) {
+	slot := &c.memo[memoSlot(id)]
+	if m := slot.Load(); m != nil && m.id == id && m.body == body {
+		p := *m.p
+		return &p, nil
+	}
+	p, err := decode(body)
+	if err != nil {
+		return nil, err
+	}
+	slot.Store(&memoEntry{id: id, body: body, p: p})
+	cp := *p
+	return &cp, nil
+}
+
+// memoSlots is how many decoded entries a Cache keeps at most (a few
+// hundred bytes each), one per slot of a hash of the id.
+const memoSlots = 1024
+
+// memoEntry is one decoded entry; p is never modified once stored.
+type memoEntry struct {
+	id, body string
+	p        *product.Product
+}
+
+// memoSlot hashes id (FNV-1a) to a slot of Cache.memo.
+func memoSlot(id string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(id); i++ {
+		h ^= uint32(id[i])
+		h *= 16777619
+	}
+	return h % memoSlots
 }
 
 // Stored makes p the cached version, unless a newer one is cached.

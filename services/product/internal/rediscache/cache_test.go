@@ -235,3 +235,48 @@ func TestOutage(t *testing.T) {
 		t.Fatalf("b.Get after a's fill = %+v, want version 2", got)
 	}
 }
+
+func TestHitsAreCopies(t *testing.T) {
+	c, _ := newCache(t, client(t, testenv.Redis(t), ""), uniquePrefix())
+	c.Stored(context.Background(), sample(1, 1999))
+	first, _ := mustGet(t, c, sample(1, 0).ID)
+	if first == nil {
+		t.Fatal("want a hit")
+	}
+	first.Price, first.Name = 1, "changed by a caller"
+	if got, _ := mustGet(t, c, sample(1, 0).ID); got == nil || got.Price != 1999 || got.Name != "Lamp" {
+		t.Fatalf("second hit = %+v, want the cached product untouched", got)
+	}
+}
+
+// TestEntryOfAnotherFormat: an entry key holding a hash (the format before
+// entries were strings, during a rolling update) reads as a miss, and a
+// write that cannot replace it bumps the generation.
+func TestEntryOfAnotherFormat(t *testing.T) {
+	rdb := client(t, testenv.Redis(t), "")
+	prefix := uniquePrefix()
+	c, _ := newCache(t, rdb, prefix)
+	ctx := context.Background()
+	id := sample(1, 0).ID
+	if err := rdb.HSet(ctx, prefix+"id:"+id, "g", "0", "v", "1", "b", encode(sample(1, 1999))).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got, fill := mustGet(t, c, id); got != nil || fill == nil {
+		t.Fatalf("Get of a hash entry = %+v (fill %v), want a miss with a fill", got, fill != nil)
+	}
+	if c.now().UnixNano() < c.openUntil.Load() {
+		t.Fatal("a hash entry opened the breaker on lookup")
+	}
+	c.Stored(ctx, sample(2, 2500))
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		gen, _ := rdb.Get(ctx, prefix+"gen").Result()
+		if gen != "" && gen != "0" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a write that could not replace a hash entry did not bump the generation")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

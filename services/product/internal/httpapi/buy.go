@@ -1,0 +1,295 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/travluk/ecom/services/platform/auth"
+	"github.com/travluk/ecom/services/platform/jsonbody"
+	"github.com/travluk/ecom/services/platform/problem"
+	"github.com/travluk/ecom/services/product/internal/product"
+)
+
+// Option adds an optional part to the handler NewHandler returns.
+type Option func(*options)
+
+type options struct {
+	flow     *product.Flow
+	registry prometheus.Registerer
+}
+
+// WithBuy serves POST /api/products/buy with flow, counting answers in
+// reg (product_buys_total{code}) when reg is not nil. Without it the
+// route answers 503.
+func WithBuy(flow *product.Flow, reg prometheus.Registerer) Option {
+	return func(o *options) { o.flow, o.registry = flow, reg }
+}
+
+// inProgressRetry is the Retry-After of a 409 for a buy whose first
+// attempt under the same Idempotency-Key is still reserving.
+const inProgressRetry = time.Second
+
+// buyHandler serves POST /api/products/buy.
+type buyHandler struct {
+	h       *handlers // for writeError
+	flow    *product.Flow
+	answers *prometheus.CounterVec
+}
+
+func newBuyHandler(log *slog.Logger, opts []Option) http.Handler {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	b := &buyHandler{h: &handlers{log: log}, flow: o.flow, answers: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "product_buys_total",
+		Help: "Answers to POST /api/products/buy, by status code (201 confirmed, 202 pending, 409 out of stock or in progress, ...).",
+	}, []string{"code"})}
+	if o.registry != nil {
+		o.registry.MustRegister(b.answers)
+	}
+	return b
+}
+
+// buyBody is either {items:[{productId, quantity}]} or the seed's
+// {ids:[...], quantity}. Unknown fields are refused by jsonbody.
+type buyBody struct {
+	Items    *[]buyItem `json:"items"`
+	IDs      *[]string  `json:"ids"`
+	Quantity *int64     `json:"quantity"`
+}
+
+type buyItem struct {
+	ProductID *string `json:"productId"`
+	Quantity  *int64  `json:"quantity"`
+}
+
+// pendingJSON is the 202 answer: the order is requested, not yet confirmed.
+type pendingJSON struct {
+	OrderID string `json:"orderId"`
+	Status  string `json:"status"`
+}
+
+// orderJSON is the order as the order service shows it (DESIGN §2), built
+// from the purchase: the product service does not own orders, but knows
+// everything about one it just saw confirmed.
+type orderJSON struct {
+	ID              string          `json:"id"`
+	CustomerID      string          `json:"customerId"`
+	Items           []orderItemJSON `json:"items"`
+	Quantity        int64           `json:"quantity"`
+	TotalAmount     money           `json:"totalAmount"`
+	Currency        string          `json:"currency"`
+	Status          string          `json:"status"`
+	StatusHistory   []historyJSON   `json:"statusHistory"`
+	ShippingAddress string          `json:"shippingAddress"`
+	Notes           string          `json:"notes"`
+	CreatedAt       time.Time       `json:"createdAt"`
+	UpdatedAt       time.Time       `json:"updatedAt"`
+}
+
+type orderItemJSON struct {
+	ProductID string `json:"productId"`
+	Name      string `json:"name"`
+	UnitPrice money  `json:"unitPrice"`
+	Quantity  int64  `json:"quantity"`
+	LineTotal money  `json:"lineTotal"`
+}
+
+type historyJSON struct {
+	Status    string    `json:"status"`
+	Timestamp time.Time `json:"timestamp"`
+}
+
+func orderOf(p *product.Purchase) orderJSON {
+	created := p.ConfirmedAt
+	if created.IsZero() {
+		created = p.UpdatedAt
+	}
+	o := orderJSON{
+		ID: p.OrderID, CustomerID: p.CustomerID, Items: make([]orderItemJSON, len(p.Lines)),
+		Quantity: p.Quantity(), TotalAmount: money(p.Total()), Currency: product.Currency,
+		Status: "confirmed", StatusHistory: []historyJSON{{Status: "confirmed", Timestamp: created.UTC()}},
+		CreatedAt: created.UTC(), UpdatedAt: created.UTC(),
+	}
+	if p.Status == product.StatusReleased {
+		o.Status, o.UpdatedAt = "cancelled", p.UpdatedAt.UTC()
+		o.StatusHistory = append(o.StatusHistory, historyJSON{Status: "cancelled", Timestamp: p.UpdatedAt.UTC()})
+	}
+	for i, l := range p.Lines {
+		o.Items[i] = orderItemJSON{ProductID: l.ProductID, Name: l.Name, UnitPrice: money(l.UnitPrice),
+			Quantity: l.Quantity, LineTotal: money(l.Total())}
+	}
+	return o
+}
+
+func (b *buyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	code := b.serve(w, r)
+	b.answers.WithLabelValues(strconv.Itoa(code)).Inc()
+}
+
+// serve answers one buy and returns the status it answered.
+func (b *buyHandler) serve(w http.ResponseWriter, r *http.Request) int {
+	fail := func(err error) int { return b.writeError(w, r, err) }
+	// Admins pass auth.Customer; buying is for customers only: an order
+	// belongs to the account that bought it, and admin accounts are not
+	// customers.
+	if claims, _ := auth.ClaimsFrom(r.Context()); claims == nil || claims.Role != auth.RoleCustomer {
+		return fail(problem.New(http.StatusForbidden, "forbidden", "Only customer accounts can buy."))
+	}
+	if b.flow == nil {
+		return fail(fmt.Errorf("%w: buying is not configured", product.ErrUnavailable))
+	}
+	key, keySent := "", len(r.Header.Values("Idempotency-Key")) > 0
+	if keySent {
+		key = r.Header.Get("Idempotency-Key")
+		if len(r.Header.Values("Idempotency-Key")) > 1 || !product.ValidIdempotencyKey(key) {
+			return fail(problem.Validation(problem.FieldError{Field: "Idempotency-Key",
+				Message: fmt.Sprintf("must be one header of 1 to %d printable ASCII characters", product.MaxIdempotencyKeyLength)}))
+		}
+	}
+	lines, seedForm, err := decodeBuy(w, r)
+	if err != nil {
+		return fail(err)
+	}
+	claims, _ := auth.ClaimsFrom(r.Context())
+	p, err := b.flow.Buy(r.Context(), product.BuyRequest{CustomerID: claims.Subject, IdempotencyKey: key, Lines: lines})
+	var invalid *product.ValidationError
+	if seedForm && errors.As(err, &invalid) {
+		err = seedFields(invalid)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	w.Header().Set("Location", "/api/orders/"+p.OrderID)
+	if p.Status == product.StatusRequested {
+		writeJSON(w, http.StatusAccepted, pendingJSON{OrderID: p.OrderID, Status: "pending"})
+		return http.StatusAccepted
+	}
+	writeJSON(w, http.StatusCreated, orderOf(p))
+	return http.StatusCreated
+}
+
+// decodeBuy reads either form of the body into lines; seedForm says it
+// was {ids, quantity}, whose fields errors must name.
+func decodeBuy(w http.ResponseWriter, r *http.Request) (lines []product.Line, seedForm bool, err error) {
+	var body buyBody
+	if p := jsonbody.Decode(w, r, &body); p != nil {
+		return nil, false, p
+	}
+	var errs []problem.FieldError
+	switch {
+	case body.Items != nil && body.IDs != nil:
+		errs = append(errs, problem.FieldError{Field: "ids", Message: "must not be sent with items"})
+	case body.Items != nil:
+		if body.Quantity != nil {
+			errs = append(errs, problem.FieldError{Field: "quantity", Message: "belongs in each item when items are sent"})
+		}
+		for i, it := range *body.Items {
+			field := "items[" + strconv.Itoa(i) + "]"
+			l := product.Line{}
+			if it.ProductID == nil {
+				errs = append(errs, problem.FieldError{Field: field + ".productId", Message: "is required"})
+			} else {
+				l.ProductID = *it.ProductID
+			}
+			if it.Quantity == nil {
+				errs = append(errs, problem.FieldError{Field: field + ".quantity", Message: "is required"})
+			} else {
+				l.Quantity = *it.Quantity
+			}
+			lines = append(lines, l)
+		}
+	case body.IDs != nil:
+		seedForm = true
+		q := int64(1)
+		if body.Quantity != nil {
+			q = *body.Quantity
+		}
+		for _, id := range *body.IDs {
+			lines = append(lines, product.Line{ProductID: id, Quantity: q})
+		}
+	default:
+		errs = append(errs, problem.FieldError{Field: "items", Message: "is required"})
+	}
+	if len(errs) > 0 {
+		return nil, seedForm, problem.Validation(errs...)
+	}
+	return lines, seedForm, nil
+}
+
+// seedFields renames the core's items[i].productId and items[i].quantity
+// to the seed form's ids[i] and quantity.
+func seedFields(v *product.ValidationError) error {
+	fields := make([]problem.FieldError, 0, len(v.Errors))
+	seen := map[string]bool{}
+	for _, f := range v.Errors {
+		name := f.Field
+		switch {
+		case name == "items":
+			name = "ids"
+		case strings.HasSuffix(name, ".productId"):
+			name = "ids" + strings.TrimSuffix(strings.TrimPrefix(name, "items"), ".productId")
+		case strings.HasSuffix(name, ".quantity"):
+			name = "quantity"
+		}
+		if !seen[name+f.Message] {
+			seen[name+f.Message] = true
+			fields = append(fields, problem.FieldError{Field: name, Message: f.Message})
+		}
+	}
+	return problem.Validation(fields...)
+}
+
+// writeError answers the flow's own outcomes, and leaves the rest to the
+// service's writeError. It returns the status written.
+func (b *buyHandler) writeError(w http.ResponseWriter, r *http.Request, err error) int {
+	var (
+		short   *product.OutOfStockError
+		unknown *product.UnknownProductError
+		p       *problem.Problem
+	)
+	switch {
+	case errors.As(err, &short):
+		detail := fmt.Sprintf("Not enough stock of product %s for %d units; nothing was reserved.", short.ProductID, short.Requested)
+		if short.Name != "" && short.Available >= 0 {
+			detail = fmt.Sprintf("Not enough stock of product %s (%q): %d requested, %d available; nothing was reserved.",
+				short.ProductID, short.Name, short.Requested, short.Available)
+		}
+		p = problem.New(http.StatusConflict, "out_of_stock", detail)
+	case errors.As(err, &unknown):
+		p = problem.New(http.StatusNotFound, "not_found", fmt.Sprintf("No such product: %s; nothing was reserved.", unknown.ProductID))
+	case errors.Is(err, product.ErrBuyInProgress):
+		p = problem.New(http.StatusConflict, "request_in_progress",
+			"A buy with this Idempotency-Key is still in progress; retry shortly for its outcome.")
+		p.RetryAfter = inProgressRetry
+	case errors.Is(err, product.ErrIdempotencyKeyReused):
+		p = problem.New(http.StatusUnprocessableEntity, "idempotency_key_reused",
+			"This Idempotency-Key was used with another request body; use a new key for a new buy.")
+	case errors.As(err, &p):
+	default:
+		rec := &statusWriter{ResponseWriter: w}
+		b.h.writeError(rec, r, err)
+		return rec.status
+	}
+	problem.Write(w, p)
+	return p.Status
+}
+
+// statusWriter remembers the status written through it.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
