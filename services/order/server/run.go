@@ -117,7 +117,10 @@ func RunWithOptions(ctx context.Context, getenv func(string) string, stdout io.W
 	checks := []httpserver.Check{mongoconn.Check(mongoClient), redisconn.Check(rdb)}
 	bus := o.Bus
 	if bus == nil {
-		rabbit := messaging.NewRabbit(cfg.amqpURL, messaging.RabbitOptions{Name: cfg.serviceName, Logger: logger, Registry: registry})
+		rabbit := messaging.NewRabbit(cfg.amqpURL, messaging.RabbitOptions{
+			Exchange: cfg.amqpExchange, QueuePrefix: cfg.amqpQueuePrefix,
+			Name: cfg.serviceName, Logger: logger, Registry: registry,
+		})
 		defer rabbit.Close()
 		checks = append(checks, rabbit.Check())
 		bus = rabbit
@@ -156,7 +159,7 @@ func RunWithOptions(ctx context.Context, getenv func(string) string, stdout io.W
 		}
 	})
 	wg.Go(func() {
-		err := bus.Consume(runCtx, amqpapi.Subscriptions(svc, logger, registry)...)
+		err := bus.Consume(runCtx, amqpapi.Subscriptions(svc, logger, registry, amqpapi.WithFailPoints(cfg.failpoints))...)
 		if runCtx.Err() == nil {
 			consumeErr = fmt.Errorf("consume: %w", err)
 			logger.Error("consumer stopped", "error", err)

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/travluk/ecom/services/order/internal/order"
+	"github.com/travluk/ecom/services/platform/failpoint"
 	"github.com/travluk/ecom/services/platform/messaging"
 )
 
@@ -20,6 +21,8 @@ type handlers struct {
 	svc      *order.Service
 	log      *slog.Logger
 	requests *prometheus.CounterVec
+	// failpoints is nil but in the crash tests; see Subscriptions.
+	failpoints *failpoint.Set
 }
 
 func newHandlers(svc *order.Service, log *slog.Logger, reg prometheus.Registerer) *handlers {
@@ -83,6 +86,9 @@ func (h *handlers) orderRequested(ctx context.Context, e messaging.Event) error 
 	case created:
 		h.requests.WithLabelValues("created").Inc()
 		h.log.InfoContext(ctx, "order created", "orderId", req.OrderID, "customerId", req.CustomerID)
+		// A crash here leaves an order whose order.requested was never
+		// acknowledged: the redelivery must find it and change nothing.
+		h.failpoints.Hit("order.after-create")
 	default:
 		h.requests.WithLabelValues("duplicate").Inc()
 		h.log.DebugContext(ctx, "order.requested for an existing order", "orderId", req.OrderID, "eventId", e.ID)

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/travluk/ecom/services/order/internal/order"
+	"github.com/travluk/ecom/services/platform/failpoint"
 	"github.com/travluk/ecom/services/platform/messaging"
 )
 
@@ -20,9 +21,22 @@ const Queue = "order"
 // Subscriptions returns every subscription of the order service: the
 // queue "order" bound to order.requested, which creates the order.
 // Metrics are registered with reg when it is not nil.
-func Subscriptions(svc *order.Service, log *slog.Logger, reg prometheus.Registerer) []messaging.Subscription {
+func Subscriptions(svc *order.Service, log *slog.Logger, reg prometheus.Registerer, opts ...Option) []messaging.Subscription {
 	h := newHandlers(svc, log, reg)
+	for _, o := range opts {
+		o(h)
+	}
 	return []messaging.Subscription{
 		{Queue: Queue, Types: []string{order.EventRequested}, Handler: h.orderRequested},
 	}
+}
+
+// Option adjusts the handlers of Subscriptions.
+type Option func(*handlers)
+
+// WithFailPoints arms fp, which may kill the process at
+// "order.after-create" (the order stored, its event not yet acknowledged),
+// for the crash tests of dev/flowtest. Production passes none.
+func WithFailPoints(fp *failpoint.Set) Option {
+	return func(h *handlers) { h.failpoints = fp }
 }
