@@ -88,12 +88,15 @@ var charts = []chart{
 		},
 	},
 	{
-		name:       "product",
-		sources:    []string{"../services/product", "../services/platform"},
-		ciValues:   "testdata/product-ci-values.yaml",
-		kinds:      []string{"ConfigMap", "Deployment", "HorizontalPodAutoscaler", "PodDisruptionBudget", "Service"},
-		required:   []string{"MONGODB_URI", "REDIS_URL", "JWKS_URL"},
-		secretVars: []string{"MONGODB_URI", "REDIS_URL"},
+		name:     "product",
+		sources:  []string{"../services/product", "../services/platform"},
+		ciValues: "testdata/product-ci-values.yaml",
+		kinds:    []string{"ConfigMap", "Deployment", "HorizontalPodAutoscaler", "PodDisruptionBudget", "Service"},
+		// AMQP_URL is optional to the service (without it, an in-process
+		// broker for `make run`), but in a cluster the buy's events must reach
+		// the order service's pods.
+		required:   []string{"MONGODB_URI", "REDIS_URL", "JWKS_URL", "AMQP_URL"},
+		secretVars: []string{"MONGODB_URI", "REDIS_URL", "AMQP_URL"},
 		checks: []chartCheck{
 			{"horizontal scaling", checkHorizontalScaling},
 		},
@@ -101,6 +104,9 @@ var charts = []chart{
 			{"misspelt JWKS setting", "config:\n  jwksURL: http://customer:8080/.well-known/jwks.json", "jwksURL"},
 			{"JWKS_URL without a scheme", "config:\n  jwksUrl: customer:8080/.well-known/jwks.json", "jwksUrl"},
 			{"cache TTL that is no Go duration", "config:\n  productCacheTTL: 5 minutes", "productCacheTTL"},
+			{"buy wait that is no Go duration", "config:\n  buyConfirmWait: 5", "buyConfirmWait"},
+			{"purchase timeout that is no Go duration", "config:\n  purchaseTimeout: half a minute", "purchaseTimeout"},
+			{"no AMQP_URL key", "secrets:\n  amqpUrlKey: null", "amqpUrlKey"},
 			{"misspelt HPA setting", "autoscaling:\n  maxReplica: 5", "maxReplica"},
 			{"misspelt HPA behavior", "autoscaling:\n  behaviour: {}", "behaviour"},
 			{"a single replica", "autoscaling:\n  minReplicas: 1", "minReplicas"},
@@ -108,6 +114,29 @@ var charts = []chart{
 			{"no CPU request for the HPA to measure against", "resources:\n  requests:\n    cpu: null", "cpu"},
 			{"both PDB bounds", "pdb:\n  minAvailable: 1", "maxUnavailable"},
 			{"no PDB bound", "pdb:\n  maxUnavailable: null", "maxUnavailable"},
+		},
+	},
+	{
+		name:     "order",
+		sources:  []string{"../services/order", "../services/platform"},
+		ciValues: "testdata/order-ci-values.yaml",
+		kinds:    []string{"ConfigMap", "Deployment", "HorizontalPodAutoscaler", "PodDisruptionBudget", "Service"},
+		// AMQP_URL as for product: every order pod consumes the product
+		// service's events from the one broker.
+		required:   []string{"MONGODB_URI", "REDIS_URL", "JWKS_URL", "AMQP_URL"},
+		secretVars: []string{"MONGODB_URI", "REDIS_URL", "AMQP_URL"},
+		checks: []chartCheck{
+			{"horizontal scaling", checkHorizontalScaling},
+		},
+		badValues: []badValue{
+			{"misspelt JWKS setting", "config:\n  jwksURL: http://customer:8080/.well-known/jwks.json", "jwksURL"},
+			{"JWKS_URL without a scheme", "config:\n  jwksUrl: customer:8080/.well-known/jwks.json", "jwksUrl"},
+			{"a product setting", "config:\n  productCacheTTL: 10m", "productCacheTTL"},
+			{"no AMQP_URL key", "secrets:\n  amqpUrlKey: null", "amqpUrlKey"},
+			{"misspelt HPA setting", "autoscaling:\n  maxReplica: 5", "maxReplica"},
+			{"a single replica", "autoscaling:\n  minReplicas: 1", "minReplicas"},
+			{"no CPU request for the HPA to measure against", "resources:\n  requests:\n    cpu: null", "cpu"},
+			{"both PDB bounds", "pdb:\n  minAvailable: 1", "maxUnavailable"},
 		},
 	},
 }

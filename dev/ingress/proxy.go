@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"sync"
 	"time"
 )
 
@@ -47,7 +48,8 @@ func NewProxy(routes []Route, backends map[string]string, log *slog.Logger) (*Pr
 				pr.SetURL(target)
 				pr.SetXForwarded()
 			},
-			Transport: transport,
+			Transport:  transport,
+			BufferPool: buffers,
 			ErrorHandler: func(w http.ResponseWriter, req *http.Request, err error) {
 				log.Warn("ingress: backend unreachable", "service", service, "path", req.URL.Path, "err", err)
 				writeProblem(w, http.StatusBadGateway, "bad_gateway", "The "+service+" service is not reachable.")
@@ -56,6 +58,21 @@ func NewProxy(routes []Route, backends map[string]string, log *slog.Logger) (*Pr
 	}
 	return p, nil
 }
+
+// buffers lends the proxies their copy buffers, which httputil.ReverseProxy
+// would otherwise allocate (32 KiB) for every response.
+var buffers = &bufferPool{}
+
+type bufferPool struct{ pool sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if p, ok := b.pool.Get().(*[]byte); ok {
+		return *p
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.pool.Put(&buf) }
 
 // ServeHTTP forwards the request along the longest matching route, or answers
 // 404 when no route matches.

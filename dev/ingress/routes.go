@@ -21,13 +21,14 @@ type Route struct {
 // ServicePort is the HTTP port every service listens on inside the cluster.
 const ServicePort = 8080
 
-// Routes returns the public route table. The order service joins it when it
-// is built.
+// Routes returns the public route table: every route of all three services,
+// customer, product and order.
 func Routes() []Route {
 	return []Route{
 		{Prefix: "/.well-known/jwks.json", Exact: true, Service: "customer", Port: ServicePort},
 		{Prefix: "/api/customers", Service: "customer", Port: ServicePort},
 		{Prefix: "/api/products", Service: "product", Port: ServicePort},
+		{Prefix: "/api/orders", Service: "order", Port: ServicePort},
 	}
 }
 
