@@ -10,7 +10,7 @@ STATICCHECK_VERSION := v0.8.2
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-run: ## run the whole shop on http://localhost:8080 (embedded MongoDB and Redis; data in ./.data)
+run: ## run the whole shop on http://localhost:8080 (embedded MongoDB, Redis and event bus; data in ./.data)
 	$(GO) run ./dev/cmd/travluk
 
 seed: ## make run, with a demo catalog of 300 products loaded first into an empty catalog
@@ -22,7 +22,7 @@ stores: ## run only the embedded MongoDB (:27017) and Redis (:6380), to run a se
 test: vet ## run every test (real servers from MONGODB_URI, REDIS_URL, AMQP_URL; embedded ones otherwise)
 	$(GO) test -count=1 -timeout 20m $(PACKAGES)
 
-bench: ## load the catalog read at 64 connections, through the stand-in and directly, against a ceiling (results in bench-results/)
+bench: ## the catalog read and the order flow under load, against ceilings measured in the same run (results in bench-results/)
 	$(GO) run ./dev/cmd/bench
 
 vet: ## go vet every module

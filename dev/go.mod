@@ -5,7 +5,9 @@ go 1.26.0
 require (
 	github.com/FerretDB/FerretDB v1.24.2
 	github.com/alicebob/miniredis/v2 v2.40.0
+	github.com/rabbitmq/amqp091-go v1.16.0
 	github.com/travluk/ecom/services/customer v0.0.0-00010101000000-000000000000
+	github.com/travluk/ecom/services/order v0.0.0-00010101000000-000000000000
 	github.com/travluk/ecom/services/platform v0.0.0-00010101000000-000000000000
 	github.com/travluk/ecom/services/product v0.0.0-00010101000000-000000000000
 	go.mongodb.org/mongo-driver/v2 v2.10.0
@@ -84,6 +86,7 @@ require (
 // `go mod tidy` and GOWORK=off builds of this module find them too.
 replace (
 	github.com/travluk/ecom/services/customer => ../services/customer
+	github.com/travluk/ecom/services/order => ../services/order
 	github.com/travluk/ecom/services/platform => ../services/platform
 	github.com/travluk/ecom/services/product => ../services/product
 )

@@ -128,3 +128,89 @@ func TestResultAddKeepsTheRate(t *testing.T) {
 		t.Errorf("sum = rate %v, %d errors %v, %d latencies, %d conns", sum.Rate(), sum.Errors, sum.ErrorKinds, sum.Latency.Count(), sum.Conns)
 	}
 }
+
+// TestGETLoad runs the lean GET client against the same kinds of answers
+// as the http.Transport one, plus a server that closes the connection
+// after every answer and one that answers chunked.
+func TestGETLoad(t *testing.T) {
+	const conns = 3
+	var mu sync.Mutex
+	remotes := make(map[string]bool)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		remotes[r.RemoteAddr] = true
+		mu.Unlock()
+		if r.Header.Get("Accept") != "application/json" || r.Method != http.MethodGet {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		switch r.URL.Path {
+		case "/missing":
+			http.NotFound(w, r)
+		case "/cached":
+			w.WriteHeader(http.StatusNotModified)
+		case "/close":
+			w.Header().Set("Connection", "close")
+			_, _ = w.Write([]byte(`{"ok":true}`))
+		case "/chunked":
+			_, _ = w.Write([]byte(`{"ok":`))
+			w.(http.Flusher).Flush()
+			_, _ = w.Write([]byte(`true}`))
+		default:
+			_, _ = w.Write([]byte(`{"ok":true}`))
+		}
+	}))
+	defer srv.Close()
+
+	run := func(path string) Result {
+		t.Helper()
+		load, err := NewGET(conns, srv.URL+path+"?q=1", http.Header{"Accept": {"application/json"}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer load.Close()
+		res, err := Run(context.Background(), Config{Conns: conns, Warmup: 50 * time.Millisecond, Duration: 150 * time.Millisecond, Op: load.Op})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	for _, path := range []string{"/", "/cached", "/close", "/chunked"} {
+		if res := run(path); res.Requests < 20 || res.Errors != 0 {
+			t.Errorf("%s: %d requests, %d errors (%v); want many and none", path, res.Requests, res.Errors, res.ErrorSummary())
+		}
+	}
+	mu.Lock()
+	if n := len(remotes); n < conns {
+		t.Errorf("%d client connections, want at least one per worker (%d)", n, conns)
+	}
+	mu.Unlock()
+	missing := run("/missing")
+	if missing.Requests == 0 || missing.Errors != missing.Requests {
+		t.Errorf("404 run: %d requests, %d errors; want every one an error", missing.Requests, missing.Errors)
+	}
+	if _, err := NewGET(1, "https://example.com/", nil, nil); err == nil {
+		t.Error("NewGET accepted an https URL")
+	}
+}
+
+func TestGETLoadStopsWhenContextEnds(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done() // never answers
+	}))
+	defer srv.Close()
+	load, err := NewGET(1, srv.URL, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer load.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	began := time.Now()
+	if err := load.Op(ctx, 0); err == nil {
+		t.Fatal("Op succeeded without an answer")
+	}
+	if took := time.Since(began); took > 2*time.Second {
+		t.Errorf("Op returned %v after its context ended", took)
+	}
+}

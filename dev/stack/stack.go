@@ -21,6 +21,8 @@ import (
 	"github.com/travluk/ecom/dev/mongoembed"
 	"github.com/travluk/ecom/dev/redisembed"
 	customerserver "github.com/travluk/ecom/services/customer/server"
+	orderserver "github.com/travluk/ecom/services/order/server"
+	"github.com/travluk/ecom/services/platform/messaging"
 	"github.com/travluk/ecom/services/platform/mongoconn"
 	"github.com/travluk/ecom/services/product/seed"
 	productserver "github.com/travluk/ecom/services/product/server"
@@ -30,6 +32,7 @@ import (
 type Addrs struct {
 	Ingress  string            // host:port of the ingress stand-in
 	Services map[string]string // host:port of each service, by name
+	MongoURI string            // the MongoDB every service uses (embedded or MONGODB_URI)
 }
 
 // Run starts the stack and blocks until ctx ends or a part of it fails; then
@@ -39,7 +42,9 @@ type Addrs struct {
 //
 // It reads DATA_DIR (default .data), INGRESS_ADDR (default :8080),
 // CUSTOMER_ADDR (default 127.0.0.1:8081), PRODUCT_ADDR (default
-// 127.0.0.1:8082), MONGODB_URI and REDIS_URL (embedded servers when unset) and
+// 127.0.0.1:8082), ORDER_ADDR (default 127.0.0.1:8083), MONGODB_URI and
+// REDIS_URL (embedded servers when unset), AMQP_URL (an in-process bus when
+// unset) and
 // SEED_CATALOG ("true" loads the demo catalog into an empty catalog first),
 // and passes the rest of the environment to the services.
 func Run(ctx context.Context, getenv func(string) string, stdout io.Writer, onReady func(Addrs)) error {
@@ -51,6 +56,7 @@ func Run(ctx context.Context, getenv func(string) string, stdout io.Writer, onRe
 	ingressAddr := valueOr(getenv("INGRESS_ADDR"), ":8080")
 	customerAddr := valueOr(getenv("CUSTOMER_ADDR"), "127.0.0.1:8081")
 	productAddr := valueOr(getenv("PRODUCT_ADDR"), "127.0.0.1:8082")
+	orderAddr := valueOr(getenv("ORDER_ADDR"), "127.0.0.1:8083")
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
@@ -63,7 +69,10 @@ func Run(ctx context.Context, getenv func(string) string, stdout io.Writer, onRe
 		}
 		defer store.Close()
 		mongoURI = store.URI()
-		log.Info("embedded MongoDB (FerretDB, SQLite) started", "dir", filepath.Join(dataDir, "ferretdb"))
+		// The URI is logged (it holds no secret) so that a program running
+		// the stack as a subprocess, such as the tests of dev/flowtest, can
+		// look at the stores.
+		log.Info("embedded MongoDB (FerretDB, SQLite) started", "dir", filepath.Join(dataDir, "ferretdb"), "uri", mongoURI)
 	}
 	redisURL := getenv("REDIS_URL")
 	if redisURL == "" {
@@ -82,16 +91,32 @@ func Run(ctx context.Context, getenv func(string) string, stdout io.Writer, onRe
 		}
 	}
 
+	// Without AMQP_URL the services share an in-process bus that confirms a
+	// publish only once the consumer has handled it (DESIGN §3); with it,
+	// each service connects to RabbitMQ itself.
+	var bus eventBus
+	if getenv("AMQP_URL") == "" {
+		bus = messaging.NewMemoryBus(messaging.MemoryOptions{Logger: log})
+		log.Info("in-process event bus started; set AMQP_URL to use RabbitMQ")
+	}
+
 	// Every service gets its own database, as in the cluster, whatever
 	// MONGODB_DATABASE the user's environment holds.
 	jwksURL := "http://" + customerAddr + "/.well-known/jwks.json"
+	runProduct := func(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+		return productserver.RunWithOptions(ctx, getenv, stdout, productserver.Options{Bus: bus})
+	}
+	runOrder := func(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+		return orderserver.RunWithOptions(ctx, getenv, stdout, orderserver.Options{Bus: bus})
+	}
 	services := []struct {
 		name, addr string
 		run        func(context.Context, func(string) string, io.Writer) error
 		env        map[string]string
 	}{
 		{"customer", customerAddr, customerserver.Run, map[string]string{"MONGODB_DATABASE": "customer"}},
-		{"product", productAddr, productserver.Run, map[string]string{"MONGODB_DATABASE": productDatabase, "JWKS_URL": jwksURL}},
+		{"product", productAddr, runProduct, map[string]string{"MONGODB_DATABASE": productDatabase, "JWKS_URL": jwksURL}},
+		{"order", orderAddr, runOrder, map[string]string{"MONGODB_DATABASE": "order", "JWKS_URL": jwksURL}},
 	}
 	failed := make(chan error, len(services)+1)
 	var running sync.WaitGroup
@@ -135,7 +160,7 @@ func Run(ctx context.Context, getenv func(string) string, stdout io.Writer, onRe
 	}()
 	log.Info("travluk is up", "url", "http://"+displayAddr(ln.Addr()), "data", dataDir)
 	if onReady != nil {
-		onReady(Addrs{Ingress: ln.Addr().String(), Services: backends})
+		onReady(Addrs{Ingress: ln.Addr().String(), Services: backends, MongoURI: mongoURI})
 	}
 
 	var runErr error
@@ -180,6 +205,13 @@ func overlay(base func(string) string, values map[string]string) func(string) st
 		}
 		return base(name)
 	}
+}
+
+// eventBus is what the product and order services need of the in-process
+// bus.
+type eventBus interface {
+	messaging.Publisher
+	messaging.Subscriber
 }
 
 // productDatabase is the product service's database under `make run`.

@@ -25,11 +25,14 @@ func TestRunKeepsCustomersAcrossRestarts(t *testing.T) {
 		"DATA_DIR":       t.TempDir(),
 		"INGRESS_ADDR":   freeAddr(t),
 		"CUSTOMER_ADDR":  freeAddr(t),
+		"PRODUCT_ADDR":   freeAddr(t),
+		"ORDER_ADDR":     freeAddr(t),
 		"ADMIN_EMAIL":    "Boss@Example.com",
 		"ADMIN_PASSWORD": "admin-password-1",
 		// make run's own defaults, whatever the test machine exports
 		"MONGODB_URI": "",
 		"REDIS_URL":   "",
+		"AMQP_URL":    "",
 	}
 	base := "http://" + env["INGRESS_ADDR"]
 
@@ -47,6 +50,17 @@ func TestRunKeepsCustomersAcrossRestarts(t *testing.T) {
 	}
 	call(t, "GET", base+"/.well-known/jwks.json", "", "", http.StatusOK)
 	call(t, "GET", base+"/api/unknown", "", "", http.StatusNotFound)
+
+	// The order flow over the in-process bus: a buy is answered with the
+	// confirmed order, which the order service then serves.
+	var created struct{ ID string }
+	decode(t, call(t, "POST", base+"/api/products", adminToken, `{"name":"Lamp","description":"A lamp.","price":19.99,"stock":3}`, http.StatusCreated), &created)
+	var order struct{ ID, Status string }
+	decode(t, call(t, "POST", base+"/api/products/buy", token, `{"items":[{"productId":"`+created.ID+`","quantity":2}]}`, http.StatusCreated), &order)
+	if order.Status != "confirmed" || order.ID == "" {
+		t.Fatalf("buy answered order %+v, want a confirmed one", order)
+	}
+	call(t, "GET", base+"/api/orders/"+order.ID, token, "", http.StatusOK)
 	stop()
 
 	stop = start(t, env)
@@ -56,6 +70,20 @@ func TestRunKeepsCustomersAcrossRestarts(t *testing.T) {
 	// The signing key is kept under DATA_DIR, so the published key set is
 	// the same one before and after the restart.
 	call(t, "POST", base+"/api/customers/register", "", `{"name":"Ada","email":"ADA@example.com","password":"other horse"}`, http.StatusConflict)
+	var product struct{ Stock int }
+	decode(t, call(t, "GET", base+"/api/products/"+created.ID, "", "", http.StatusOK), &product)
+	if product.Stock != 1 {
+		t.Errorf("stock after buying 2 of 3 and a restart = %d, want 1", product.Stock)
+	}
+	token = login(t, base, "ada@example.com", "correct horse")
+	call(t, "GET", base+"/api/orders/"+order.ID, token, "", http.StatusOK)
+}
+
+func decode(t *testing.T, body string, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(body), v); err != nil {
+		t.Fatalf("decode %s: %v", body, err)
+	}
 }
 
 // start runs the stack with env and waits until the customer service is
@@ -64,30 +92,15 @@ func TestRunKeepsCustomersAcrossRestarts(t *testing.T) {
 func start(t *testing.T, env map[string]string) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
 	done := make(chan error, 1)
 	logs := &lockedBuffer{}
 	go func() {
 		done <- Run(ctx, func(name string) string { return env[name] }, logs, nil)
 	}()
 	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get("http://" + env["CUSTOMER_ADDR"] + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("Run returned before becoming ready: %v\n%s", err, logs.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			cancel()
-			t.Fatalf("not ready after 30 s\n%s", logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
+	for _, service := range []string{"CUSTOMER_ADDR", "PRODUCT_ADDR", "ORDER_ADDR"} {
+		waitReady(t, "http://"+env[service]+"/readyz", deadline, done, logs)
 	}
 	return func() {
 		cancel()
@@ -99,6 +112,30 @@ func start(t *testing.T, env map[string]string) (stop func()) {
 		case <-time.After(20 * time.Second):
 			t.Fatal("Run did not stop within 20 s")
 		}
+	}
+}
+
+// waitReady polls url until it answers 200, failing the test when Run ends
+// first or the deadline passes.
+func waitReady(t *testing.T, url string, deadline time.Time, done <-chan error, logs *lockedBuffer) {
+	t.Helper()
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("Run returned before %s was ready: %v\n%s", url, err, logs.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not ready after 30 s\n%s", url, logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

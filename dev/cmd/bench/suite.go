@@ -32,7 +32,7 @@ type suite interface {
 // suite (issue 4: buys from 8 customers over 1,000 products for 20 s, and
 // the embedded store's write rate) joins here as another suite.
 func suites() []suite {
-	return []suite{&catalog{}}
+	return []suite{&catalog{}, &orders{}}
 }
 
 // scenario is one closed-loop load.
