@@ -5,12 +5,15 @@ package mongoconn
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
 
 	"github.com/travluk/ecom/services/platform/httpserver"
 )
@@ -50,4 +53,19 @@ func Check(client *mongo.Client) httpserver.Check {
 		Name:  "mongodb",
 		Probe: func(ctx context.Context) error { return client.Ping(ctx, readpref.Primary()) },
 	}
+}
+
+// Unavailable reports whether err means the server could not be reached or
+// did not answer in time, as opposed to an answer (a refusal, a duplicate
+// key): the first is a 503 worth retrying, the second is not.
+//
+// Besides network errors and timeouts this covers a cleared connection pool:
+// when one operation loses its connection the driver fails the others that
+// were waiting on the same pool with an error that carries no network label.
+func Unavailable(err error) bool {
+	var pool driver.RetryablePoolError
+	return mongo.IsNetworkError(err) || mongo.IsTimeout(err) ||
+		errors.Is(err, mongo.ErrClientDisconnected) ||
+		errors.As(err, new(topology.ServerSelectionError)) ||
+		(errors.As(err, &pool) && pool.Retryable())
 }

@@ -2,10 +2,14 @@ package mongoconn
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
 	"os"
 	"testing"
 	"time"
+
+	"go.mongodb.org/mongo-driver/v2/mongo"
 )
 
 func closedAddr(t *testing.T) string {
@@ -63,5 +67,28 @@ func TestConnectLive(t *testing.T) {
 	}
 	if err := check.Probe(ctx); err != nil {
 		t.Errorf("Probe: %v", err)
+	}
+}
+
+func TestUnavailable(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"deadline", fmt.Errorf("find: %w", context.DeadlineExceeded), true},
+		{"client disconnected", mongo.ErrClientDisconnected, true},
+		{"network label", mongo.CommandError{Labels: []string{"NetworkError"}}, true},
+		{"duplicate key", mongo.CommandError{Code: 11000, Message: "E11000 duplicate key"}, false},
+		{"a refusal", mongo.CommandError{Code: 2, Message: "BadValue"}, false},
+		{"no document", mongo.ErrNoDocuments, false},
+		{"anything else", errors.New("boom"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Unavailable(tt.err); got != tt.want {
+				t.Errorf("Unavailable(%v) = %v, want %v", tt.err, got, tt.want)
+			}
+		})
 	}
 }

@@ -13,9 +13,9 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
-	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
 
 	"github.com/travluk/ecom/services/customer/internal/customer"
+	"github.com/travluk/ecom/services/platform/mongoconn"
 )
 
 // Customers implements customer.Repository.
@@ -147,8 +147,7 @@ func wrap(err error) error {
 		return customer.ErrNotFound
 	case mongo.IsDuplicateKeyError(err), isFerretUniqueViolation(err):
 		return customer.ErrEmailTaken
-	case mongo.IsNetworkError(err), mongo.IsTimeout(err), errors.Is(err, mongo.ErrClientDisconnected),
-		errors.As(err, new(topology.ServerSelectionError)):
+	case mongoconn.Unavailable(err):
 		return fmt.Errorf("%w: mongodb: %w", customer.ErrUnavailable, err)
 	}
 	return fmt.Errorf("mongodb: %w", err)

@@ -22,10 +22,10 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
-	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
 
 	"github.com/travluk/ecom/services/order/internal/order"
 	"github.com/travluk/ecom/services/platform/messaging"
+	"github.com/travluk/ecom/services/platform/mongoconn"
 	"github.com/travluk/ecom/services/platform/outbox"
 )
 
@@ -391,8 +391,7 @@ func wrap(err error) error {
 		return nil
 	case errors.Is(err, mongo.ErrNoDocuments):
 		return order.ErrNotFound
-	case mongo.IsNetworkError(err), mongo.IsTimeout(err), errors.Is(err, mongo.ErrClientDisconnected),
-		errors.As(err, new(topology.ServerSelectionError)):
+	case mongoconn.Unavailable(err):
 		return fmt.Errorf("%w: mongodb: %w", order.ErrUnavailable, err)
 	}
 	return fmt.Errorf("mongodb: %w", err)

@@ -17,8 +17,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
-	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
 
+	"github.com/travluk/ecom/services/platform/mongoconn"
 	"github.com/travluk/ecom/services/product/internal/product"
 )
 
@@ -331,8 +331,7 @@ func wrap(err error) error {
 	switch {
 	case errors.Is(err, mongo.ErrNoDocuments):
 		return product.ErrNotFound
-	case mongo.IsNetworkError(err), mongo.IsTimeout(err), errors.Is(err, mongo.ErrClientDisconnected),
-		errors.As(err, new(topology.ServerSelectionError)):
+	case mongoconn.Unavailable(err):
 		return fmt.Errorf("%w: mongodb: %w", product.ErrUnavailable, err)
 	}
 	return fmt.Errorf("mongodb: %w", err)
