@@ -8,4 +8,10 @@
 // both succeed. The proxy lets one insert, update, delete or findAndModify
 // command through at a time, from the moment it is forwarded until FerretDB's
 // reply is back. Reads are not serialised.
+//
+// Holding that lock also lets the proxy make conditional single-document
+// writes cheap (fastpath.go): FerretDB decodes a whole collection for any
+// filter but a bare {_id: X}, so the proxy looks the document up by _id,
+// evaluates the rest of the filter itself, and forwards the write cut down
+// to {_id: X} or answers "no match" as FerretDB would.
 package mongoembed

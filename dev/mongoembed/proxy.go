@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -15,14 +16,18 @@ import (
 // backend address, one backend connection per client connection, and lets
 // one write command at a time through.
 type proxy struct {
-	ln         net.Listener
-	backend    string
-	lockWrites bool // false only in the benchmark that measures the lock
-	log        *slog.Logger
+	ln      net.Listener
+	backend string
+	config  proxyConfig
+	log     *slog.Logger
 
 	// writeMu is held from forwarding a write command until its reply is back:
 	// this is what restores MongoDB's single-document atomicity.
 	writeMu sync.Mutex
+
+	// fastServed counts requests the fast path served, for tests and
+	// benchmarks to see that it did.
+	fastServed atomic.Int64
 
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{} // live client and backend connections, closed by close
@@ -30,13 +35,23 @@ type proxy struct {
 	wg     sync.WaitGroup
 }
 
-func newProxy(ln net.Listener, backend string, lockWrites bool, log *slog.Logger) *proxy {
+// proxyConfig turns the proxy's features off, for benchmarks and tests that
+// measure or compare them; Start turns both on.
+type proxyConfig struct {
+	lockWrites bool
+	// fastPath serves conditional writes and reads by _id with lookups that
+	// FerretDB pushes down to SQL (fastpath.go). Writes take it only with
+	// lockWrites, on which their atomicity rests.
+	fastPath bool
+}
+
+func newProxy(ln net.Listener, backend string, config proxyConfig, log *slog.Logger) *proxy {
 	p := &proxy{
-		ln:         ln,
-		backend:    backend,
-		lockWrites: lockWrites,
-		log:        log,
-		conns:      make(map[net.Conn]struct{}),
+		ln:      ln,
+		backend: backend,
+		config:  config,
+		log:     log,
+		conns:   make(map[net.Conn]struct{}),
 	}
 	p.wg.Add(1)
 	go p.acceptLoop()
@@ -101,11 +116,11 @@ func (p *proxy) serve(client net.Conn) {
 	defer p.untrack(backend)
 
 	fromClient := bufio.NewReader(client)
-	fromBackend := bufio.NewReader(backend)
+	b := backendConn{Conn: backend, r: bufio.NewReader(backend)}
 	for {
 		req, err := readMessage(fromClient)
 		if err == nil {
-			err = p.roundTrip(req, client, backend, fromBackend)
+			err = p.roundTrip(req, client, b)
 		}
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
@@ -117,13 +132,13 @@ func (p *proxy) serve(client net.Conn) {
 }
 
 // roundTrip forwards one request and relays its reply.
-func (p *proxy) roundTrip(req message, client, backend net.Conn, fromBackend *bufio.Reader) error {
+func (p *proxy) roundTrip(req message, client net.Conn, b backendConn) error {
 	if req.opCode() == opCompressed {
 		// A compressed message could hide a write from the lock. FerretDB
 		// announces no compressors, so a driver never sends one.
 		return errors.New("OP_COMPRESSED is not supported")
 	}
-	reply, err := p.exchange(req, backend, fromBackend)
+	reply, err := p.exchange(req, b)
 	if err != nil {
 		return err
 	}
@@ -143,25 +158,25 @@ func (p *proxy) roundTrip(req message, client, backend net.Conn, fromBackend *bu
 	return nil
 }
 
-// exchange sends req to FerretDB and reads its reply. For a write command it
-// holds writeMu all along, and only that long: a slow client reading its
-// reply does not hold up other writers.
-func (p *proxy) exchange(req message, backend net.Conn, fromBackend *bufio.Reader) (message, error) {
-	if p.lockWrites && p.isWrite(req) {
+// exchange gets FerretDB's reply to req, or the fast path's. For a write
+// command it holds writeMu all along, and only that long: a slow client
+// reading its reply does not hold up other writers.
+func (p *proxy) exchange(req message, b backendConn) (message, error) {
+	locked := p.config.lockWrites && p.isWrite(req)
+	if locked {
 		p.writeMu.Lock()
 		defer p.writeMu.Unlock()
 	}
-	if _, err := backend.Write(req); err != nil {
-		return nil, fmt.Errorf("forward request: %w", err)
+	if p.config.fastPath {
+		if plan := planFastPath(req, locked); plan != nil {
+			reply, fast, err := plan.run(b, req)
+			if fast && err == nil {
+				p.fastServed.Add(1)
+			}
+			return reply, err
+		}
 	}
-	reply, err := readMessage(fromBackend)
-	if errors.Is(err, io.EOF) {
-		err = io.ErrUnexpectedEOF // FerretDB hung up without answering
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read reply: %w", err)
-	}
-	return reply, nil
+	return b.roundTrip(req)
 }
 
 // isWrite reports whether req must be serialised. A message the proxy cannot

@@ -48,12 +48,12 @@ type Server struct {
 // Close. Start fails if Dir cannot be created, the SQLite backend cannot open
 // it, or Addr cannot be bound.
 func Start(ctx context.Context, o Options) (*Server, error) {
-	return start(ctx, o, true)
+	return start(ctx, o, proxyConfig{lockWrites: true, fastPath: true})
 }
 
-// start is Start with the write lock optional, so that a benchmark can
-// measure what the lock costs.
-func start(ctx context.Context, o Options, lockWrites bool) (*Server, error) {
+// start is Start with the proxy's write lock and fast path optional, so
+// that benchmarks can measure them and tests compare with and without.
+func start(ctx context.Context, o Options, config proxyConfig) (*Server, error) {
 	if o.Dir == "" {
 		return nil, errors.New("mongoembed: Options.Dir is required")
 	}
@@ -115,7 +115,7 @@ func start(ctx context.Context, o Options, lockWrites bool) (*Server, error) {
 		defer close(s.done)
 		_ = f.Run(runCtx) // always nil
 	}()
-	s.proxy = newProxy(ln, backend, lockWrites, log)
+	s.proxy = newProxy(ln, backend, config, log)
 	return s, nil
 }
 

@@ -23,10 +23,18 @@ const (
 	raceStock    = 500
 )
 
-func startServer(t testing.TB, dir string, lockWrites bool) *Server {
+// Proxy configurations of the tests and benchmarks: what Start runs, and
+// less.
+var (
+	fullProxy     = proxyConfig{lockWrites: true, fastPath: true}
+	lockOnlyProxy = proxyConfig{lockWrites: true}
+	plainProxy    = proxyConfig{}
+)
+
+func startServer(t testing.TB, dir string, config proxyConfig) *Server {
 	t.Helper()
 	begin := time.Now()
-	s, err := start(context.Background(), Options{Dir: dir, Logger: testLogger(t)}, lockWrites)
+	s, err := start(context.Background(), Options{Dir: dir, Logger: testLogger(t)}, config)
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}
@@ -130,22 +138,31 @@ func raceDecrements(t testing.TB, coll *mongo.Collection) raceResult {
 
 // TestConditionalUpdatesAreAtomic is the guarantee the proxy exists for:
 // racing conditional updates of one document never oversell and never lose an
-// update, as on MongoDB.
+// update, as on MongoDB. It runs both through the fast path (the filter is
+// {_id, stock: {$gte: 1}}) and without it.
 func TestConditionalUpdatesAreAtomic(t *testing.T) {
-	s := startServer(t, t.TempDir(), true)
-	coll := connect(t, s.URI()).Database("race").Collection("products")
+	for name, config := range map[string]proxyConfig{"fast path": fullProxy, "lock only": lockOnlyProxy} {
+		t.Run(name, func(t *testing.T) {
+			s := startServer(t, t.TempDir(), config)
+			coll := connect(t, s.URI()).Database("race").Collection("products")
 
-	r := raceDecrements(t, coll)
-	t.Logf("%d conditional updates in %v: %.0f ops/s", r.operations, r.elapsed.Round(time.Millisecond), float64(r.operations)/r.elapsed.Seconds())
-	if r.modified != raceStock || r.stock != 0 || r.sold != raceStock {
-		t.Errorf("modified %d, stock %d, sold %d; want %d, 0, %d", r.modified, r.stock, r.sold, raceStock, raceStock)
+			r := raceDecrements(t, coll)
+			t.Logf("%d conditional updates in %v: %.0f ops/s", r.operations, r.elapsed.Round(time.Millisecond), float64(r.operations)/r.elapsed.Seconds())
+			if r.modified != raceStock || r.stock != 0 || r.sold != raceStock {
+				t.Errorf("modified %d, stock %d, sold %d; want %d, 0, %d", r.modified, r.stock, r.sold, raceStock, raceStock)
+			}
+			// Each update is one fast-path write, and the read back one more.
+			if config.fastPath && s.proxy.fastServed.Load() < r.operations {
+				t.Errorf("fast path served %d requests, want at least the %d updates", s.proxy.fastServed.Load(), r.operations)
+			}
+		})
 	}
 }
 
 // TestProxyServesWhatTheServicesUse runs, through the proxy, each kind of
 // command the services rely on.
 func TestProxyServesWhatTheServicesUse(t *testing.T) {
-	s := startServer(t, t.TempDir(), true)
+	s := startServer(t, t.TempDir(), fullProxy)
 	client := connect(t, s.URI())
 	db := client.Database("shop")
 	ctx := testContext(t)
@@ -296,7 +313,7 @@ func TestDataSurvivesRestart(t *testing.T) {
 		t.Errorf("second Close: %v", err)
 	}
 
-	second := startServer(t, dir, true)
+	second := startServer(t, dir, fullProxy)
 	var got struct{ V int }
 	err = connect(t, second.URI()).Database("keep").Collection("things").FindOne(ctx, bson.D{{Key: "_id", Value: "x"}}).Decode(&got)
 	if err != nil || got.V != 42 {
@@ -305,7 +322,7 @@ func TestDataSurvivesRestart(t *testing.T) {
 }
 
 func TestStartRefusesABusyAddress(t *testing.T) {
-	s := startServer(t, t.TempDir(), true)
+	s := startServer(t, t.TempDir(), fullProxy)
 	addr := s.proxy.ln.Addr().String()
 	if other, err := Start(context.Background(), Options{Dir: t.TempDir(), Addr: addr}); err == nil {
 		other.Close()
@@ -314,21 +331,22 @@ func TestStartRefusesABusyAddress(t *testing.T) {
 }
 
 // BenchmarkConditionalUpdateRace measures the race of
-// TestConditionalUpdatesAreAtomic through the proxy with and without its
-// write lock, and straight to FerretDB. Without the lock the counts are
+// TestConditionalUpdatesAreAtomic through the proxy with its write lock and
+// fast path, with the lock only, with neither, and straight to FerretDB. Without the lock the counts are
 // wrong; that is the point, and it is reported, not asserted.
 func BenchmarkConditionalUpdateRace(b *testing.B) {
 	for _, bc := range []struct {
 		name   string
-		lock   bool
+		config proxyConfig
 		direct bool
 	}{
-		{"proxy with lock", true, false},
-		{"proxy without lock", false, false},
-		{"FerretDB direct", false, true},
+		{"proxy with lock and fast path", fullProxy, false},
+		{"proxy with lock", lockOnlyProxy, false},
+		{"proxy without lock", plainProxy, false},
+		{"FerretDB direct", plainProxy, true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			s := startServer(b, b.TempDir(), bc.lock)
+			s := startServer(b, b.TempDir(), bc.config)
 			uri := s.URI()
 			if bc.direct {
 				uri = "mongodb://" + s.backend + "/"

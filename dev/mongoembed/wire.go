@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 // Wire-protocol constants, from the MongoDB wire protocol specification.
@@ -70,41 +72,132 @@ func readMessage(r *bufio.Reader) (message, error) {
 }
 
 // commandName returns the name of the command an OP_MSG carries: the first
-// key of its body (the one kind-0 section, which drivers put first, though
-// the specification allows any order).
+// key of its body.
 func commandName(m message) (string, error) {
+	s, err := splitOpMsg(m)
+	if err != nil {
+		return "", err
+	}
+	return firstKey(s.body)
+}
+
+// msgParts is an OP_MSG split into its sections: exactly one body (kind 0) and
+// any number of document sequences (kind 1), which drivers use for the
+// documents, updates or deletes of a write command.
+type msgParts struct {
+	requestID int32
+	flags     uint32
+	body      bson.Raw
+	sequences []docSequence // in message order
+}
+
+// docSequence is a kind-1 section: the command field it stands for (such as
+// "updates") and its documents.
+type docSequence struct {
+	id   string
+	docs []bson.Raw
+}
+
+// splitOpMsg splits an OP_MSG into its sections, checking their framing
+// (not the BSON inside the documents). Sections may come in any order; a
+// checksum, if present, is skipped, not checked.
+func splitOpMsg(m message) (msgParts, error) {
 	if m.opCode() != opMsg {
-		return "", fmt.Errorf("opcode %d is not OP_MSG", m.opCode())
+		return msgParts{}, fmt.Errorf("opcode %d is not OP_MSG", m.opCode())
 	}
 	if len(m) < headerLen+4 {
-		return "", errors.New("OP_MSG without flag bits")
+		return msgParts{}, errors.New("OP_MSG without flag bits")
+	}
+	s := msgParts{
+		requestID: int32(binary.LittleEndian.Uint32(m[4:8])),
+		flags:     binary.LittleEndian.Uint32(m[headerLen:]),
 	}
 	sections := m[headerLen+4:]
-	if binary.LittleEndian.Uint32(m[headerLen:])&flagChecksumPresent != 0 {
+	if s.flags&flagChecksumPresent != 0 {
 		if len(sections) < 4 {
-			return "", errors.New("OP_MSG too short for its checksum")
+			return msgParts{}, errors.New("OP_MSG too short for its checksum")
 		}
 		sections = sections[:len(sections)-4]
 	}
 	for len(sections) > 0 {
 		kind, rest := sections[0], sections[1:]
 		if len(rest) < 4 {
-			return "", errors.New("truncated OP_MSG section")
+			return msgParts{}, errors.New("truncated OP_MSG section")
 		}
 		size := int(int32(binary.LittleEndian.Uint32(rest)))
 		if size < 5 || size > len(rest) {
-			return "", fmt.Errorf("OP_MSG section size %d out of range", size)
+			return msgParts{}, fmt.Errorf("OP_MSG section size %d out of range", size)
 		}
 		switch kind {
 		case 0: // body: one BSON document
-			return firstKey(rest[:size])
+			if s.body != nil {
+				return msgParts{}, errors.New("OP_MSG with two body sections")
+			}
+			s.body = bson.Raw(rest[:size])
 		case 1: // document sequence: int32 size (itself included), identifier, documents
-			sections = rest[size:]
+			seq, err := splitSequence(rest[4:size])
+			if err != nil {
+				return msgParts{}, err
+			}
+			s.sequences = append(s.sequences, seq)
 		default:
-			return "", fmt.Errorf("unknown OP_MSG section kind %d", kind)
+			return msgParts{}, fmt.Errorf("unknown OP_MSG section kind %d", kind)
+		}
+		sections = rest[size:]
+	}
+	if s.body == nil {
+		return msgParts{}, errors.New("OP_MSG without a body section")
+	}
+	return s, nil
+}
+
+// splitSequence splits the payload of a kind-1 section (after its size): a
+// NUL-terminated identifier, then whole BSON documents.
+func splitSequence(b []byte) (docSequence, error) {
+	id, docs, ok := bytes.Cut(b, []byte{0})
+	if !ok {
+		return docSequence{}, errors.New("unterminated OP_MSG document sequence identifier")
+	}
+	seq := docSequence{id: string(id)}
+	for len(docs) > 0 {
+		if len(docs) < 5 {
+			return docSequence{}, errors.New("truncated document in OP_MSG document sequence")
+		}
+		n := int(int32(binary.LittleEndian.Uint32(docs)))
+		if n < 5 || n > len(docs) {
+			return docSequence{}, fmt.Errorf("document size %d out of range in OP_MSG document sequence", n)
+		}
+		seq.docs = append(seq.docs, bson.Raw(docs[:n]))
+		docs = docs[n:]
+	}
+	return seq, nil
+}
+
+// buildOpMsg assembles an OP_MSG: the body first, then the sequences, which
+// is the order drivers use. It never sets a checksum.
+func buildOpMsg(requestID, responseTo int32, flags uint32, body bson.Raw, sequences []docSequence) message {
+	m := make(message, headerLen, headerLen+4+1+len(body))
+	binary.LittleEndian.PutUint32(m[4:], uint32(requestID))
+	binary.LittleEndian.PutUint32(m[8:], uint32(responseTo))
+	binary.LittleEndian.PutUint32(m[12:], opMsg)
+	m = binary.LittleEndian.AppendUint32(m, flags&^flagChecksumPresent)
+	m = append(m, 0)
+	m = append(m, body...)
+	for _, seq := range sequences {
+		size := 4 + len(seq.id) + 1
+		for _, d := range seq.docs {
+			size += len(d)
+		}
+		m = append(m, 1)
+		m = binary.LittleEndian.AppendUint32(m, uint32(size))
+		m = append(m, seq.id...)
+		m = append(m, 0)
+		for _, d := range seq.docs {
+			m = append(m, d...)
 		}
 	}
-	return "", errors.New("OP_MSG without a body section")
+	binary.LittleEndian.PutUint32(m[0:], uint32(len(m)))
+	return m
 }
 
 // firstKey returns the first key of a BSON document: int32 length, then
