@@ -1,14 +1,13 @@
 package stack
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/travluk/ecom/dev/testenv"
 	"io"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -94,7 +93,7 @@ func start(t *testing.T, env map[string]string) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	done := make(chan error, 1)
-	logs := &lockedBuffer{}
+	logs := &testenv.LogBuffer{}
 	go func() {
 		done <- Run(ctx, func(name string) string { return env[name] }, logs, nil)
 	}()
@@ -117,7 +116,7 @@ func start(t *testing.T, env map[string]string) (stop func()) {
 
 // waitReady polls url until it answers 200, failing the test when Run ends
 // first or the deadline passes.
-func waitReady(t *testing.T, url string, deadline time.Time, done <-chan error, logs *lockedBuffer) {
+func waitReady(t *testing.T, url string, deadline time.Time, done <-chan error, logs *testenv.LogBuffer) {
 	t.Helper()
 	for {
 		resp, err := http.Get(url)
@@ -181,22 +180,4 @@ func freeAddr(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
-}
-
-// lockedBuffer collects the logs of every service of one run.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

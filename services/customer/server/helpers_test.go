@@ -27,24 +27,6 @@ type service struct {
 	stop func() error
 }
 
-// syncBuffer collects the service's log for printing when a test fails.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // baseEnv is what every test's service gets: real (or embedded) servers, a
 // free port, a data dir for the signing key.
 func baseEnv(t testing.TB) map[string]string {
@@ -62,7 +44,7 @@ func baseEnv(t testing.TB) map[string]string {
 func start(t testing.TB, env map[string]string, opts server.Options) *service {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
+	logs := &testenv.LogBuffer{}
 	addr := make(chan net.Addr, 1)
 	onListen := opts.OnListen
 	opts.OnListen = func(a net.Addr) {

@@ -563,7 +563,7 @@ func TestConfigErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			err := server.Run(ctx, func(k string) string { return tt.env[k] }, new(syncBuffer))
+			err := server.Run(ctx, func(k string) string { return tt.env[k] }, new(testenv.LogBuffer))
 			if err == nil {
 				t.Fatal("Run succeeded")
 			}

@@ -1,14 +1,12 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,23 +19,6 @@ import (
 type service struct {
 	t    testing.TB
 	base string
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // baseEnv is what every test's service gets: real (or embedded) servers,
@@ -57,7 +38,7 @@ func baseEnv(t testing.TB, iss *authtest.Issuer) map[string]string {
 func start(t testing.TB, env map[string]string, o server.Options) *service {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
+	logs := &testenv.LogBuffer{}
 	addr := make(chan net.Addr, 1)
 	done := make(chan error, 1)
 	o.OnListen = func(a net.Addr) { addr <- a }

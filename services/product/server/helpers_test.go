@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,23 +22,6 @@ import (
 type service struct {
 	t    testing.TB
 	base string
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // baseEnv is what every test's service gets: real (or embedded) servers,
@@ -66,7 +48,7 @@ func start(t testing.TB, env map[string]string) *service {
 func startWith(t testing.TB, env map[string]string, o server.Options) *service {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
+	logs := &testenv.LogBuffer{}
 	addr := make(chan net.Addr, 1)
 	done := make(chan error, 1)
 	go func() {
