@@ -13,5 +13,7 @@
 // writes cheap (fastpath.go): FerretDB decodes a whole collection for any
 // filter but a bare {_id: X}, so the proxy looks the document up by _id,
 // evaluates the rest of the filter itself, and forwards the write cut down
-// to {_id: X} or answers "no match" as FerretDB would.
+// to {_id: X} or answers "no match" as FerretDB would. And it gives every
+// collection table an index on the expression FerretDB's lookups by _id
+// compare, which FerretDB's own _id index is not (idindex.go).
 package mongoembed

@@ -31,17 +31,17 @@ import (
 // does not match, the reply FerretDB gives when nothing matches. A read of
 // {_id: {$in: [...]}, ...} is served as one such find per _id.
 //
-// "Done in SQL" is not yet an index lookup: FerretDB's _id index is on
-// _ferretdb_sjson->"_id" while its queries compare _ferretdb_sjson->'$._id',
-// so SQLite still scans the table, extracting _id from each row's JSON. That
-// is several times cheaper than decoding each row in Go, but still grows
-// with the collection.
+// "Done in SQL" is an index lookup thanks to the _id index the proxy adds
+// (idindex.go): FerretDB's own _id index is on _ferretdb_sjson->"_id" while
+// its queries compare _ferretdb_sjson->'$._id', which without ours makes
+// SQLite scan the table, extracting _id from each row's JSON.
 //
 // Anything outside the narrow shapes below goes to FerretDB unchanged.
 
 // maxInIDs bounds the _ids of a read served as one lookup per _id: each is a
-// round trip to FerretDB and a scan of the table in SQL, and beyond a
-// hundred one scan in Go may be as cheap.
+// round trip to FerretDB and an index lookup in SQL (a scan of the table, if
+// the _id index is missing), and beyond a hundred one scan in Go may be as
+// cheap.
 const maxInIDs = 100
 
 // backendConn is the proxy's connection to FerretDB for one client

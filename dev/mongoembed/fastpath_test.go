@@ -424,6 +424,7 @@ func BenchmarkConditionalUpdateInLargeCollection(b *testing.B) {
 		config proxyConfig
 	}{
 		{"fast path", fullProxy},
+		{"fast path without _id index", proxyConfig{lockWrites: true, fastPath: true}},
 		{"lock only", lockOnlyProxy},
 	} {
 		b.Run(bc.name, func(b *testing.B) {

@@ -2,6 +2,7 @@ package mongoembed
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +26,10 @@ type proxy struct {
 	// this is what restores MongoDB's single-document atomicity.
 	writeMu sync.Mutex
 
+	// ix creates the _id index on collection tables (idindex.go); nil
+	// without config.idIndex.
+	ix *idIndexer
+
 	// fastServed counts requests the fast path served, for tests and
 	// benchmarks to see that it did.
 	fastServed atomic.Int64
@@ -43,14 +48,21 @@ type proxyConfig struct {
 	// FerretDB pushes down to SQL (fastpath.go). Writes take it only with
 	// lockWrites, on which their atomicity rests.
 	fastPath bool
+	// idIndex gives FerretDB's collection tables an index its _id lookups
+	// use (idindex.go). It takes effect only with lockWrites, which keeps
+	// the proxy's own connection to a database file from racing FerretDB's
+	// writes to it and its removal.
+	idIndex bool
 }
 
-func newProxy(ln net.Listener, backend string, config proxyConfig, log *slog.Logger) *proxy {
+// newProxy starts serving ln. ix is nil without config.idIndex.
+func newProxy(ln net.Listener, backend string, config proxyConfig, ix *idIndexer, log *slog.Logger) *proxy {
 	p := &proxy{
 		ln:      ln,
 		backend: backend,
 		config:  config,
 		log:     log,
+		ix:      ix,
 		conns:   make(map[net.Conn]struct{}),
 	}
 	p.wg.Add(1)
@@ -160,13 +172,25 @@ func (p *proxy) roundTrip(req message, client net.Conn, b backendConn) error {
 
 // exchange gets FerretDB's reply to req, or the fast path's. For a write
 // command it holds writeMu all along, and only that long: a slow client
-// reading its reply does not hold up other writers.
+// reading its reply does not hold up other writers. With the _id index on,
+// it also holds writeMu over the commands that create, drop or rename
+// collections, and keeps the index in step before letting go.
 func (p *proxy) exchange(req message, b backendConn) (message, error) {
-	locked := p.config.lockWrites && p.isWrite(req)
+	name, write := p.classify(req)
+	locked := p.config.lockWrites && (write || p.ix != nil && isSchemaCommand(name))
 	if locked {
 		p.writeMu.Lock()
 		defer p.writeMu.Unlock()
 	}
+	reply, err := p.exchangeLocked(req, b, locked)
+	if err == nil && locked && p.ix != nil && name != "" {
+		db, coll := commandTarget(req)
+		p.ix.afterCommand(context.Background(), name, db, coll)
+	}
+	return reply, err
+}
+
+func (p *proxy) exchangeLocked(req message, b backendConn, locked bool) (message, error) {
 	if p.config.fastPath {
 		if plan := planFastPath(req, locked); plan != nil {
 			reply, fast, err := plan.run(b, req)
@@ -179,19 +203,46 @@ func (p *proxy) exchange(req message, b backendConn) (message, error) {
 	return b.roundTrip(req)
 }
 
-// isWrite reports whether req must be serialised. A message the proxy cannot
-// read is treated as a write: serialising a harmless message costs little,
-// letting a write slip past the lock costs correctness.
-func (p *proxy) isWrite(req message) bool {
+// classify returns req's command name ("" if it has none the proxy can
+// read) and whether req must be serialised as a write. A message the proxy
+// cannot read is treated as a write: serialising a harmless message costs
+// little, letting a write slip past the lock costs correctness.
+func (p *proxy) classify(req message) (name string, write bool) {
 	if req.opCode() != opMsg {
-		return false // legacy OP_QUERY: FerretDB only serves the handshake over it
+		return "", false // legacy OP_QUERY: FerretDB only serves the handshake over it
 	}
 	name, err := commandName(req)
 	if err != nil {
 		p.log.Warn("mongoembed: unreadable OP_MSG, serialising it", "err", err)
+		return "", true
+	}
+	return name, isWriteCommand(name)
+}
+
+// isSchemaCommand reports whether the command creates, drops or renames a
+// collection or database: the _id index's bookkeeping must not race it
+// (idindex.go).
+func isSchemaCommand(name string) bool {
+	switch name {
+	case "create", "createIndexes", "drop", "dropDatabase", "renameCollection":
 		return true
 	}
-	return isWriteCommand(name)
+	return false
+}
+
+// commandTarget returns the database of an OP_MSG command and the string
+// value of its first field, which names the collection of most commands;
+// "" for what it cannot read.
+func commandTarget(req message) (db, coll string) {
+	m, err := splitOpMsg(req)
+	if err != nil || m.body.Validate() != nil {
+		return "", ""
+	}
+	db, _ = m.body.Lookup("$db").StringValueOK()
+	if e, err := m.body.IndexErr(0); err == nil {
+		coll, _ = e.Value().StringValueOK()
+	}
+	return db, coll
 }
 
 // close stops accepting, ends every live connection and waits for the

@@ -48,11 +48,11 @@ type Server struct {
 // Close. Start fails if Dir cannot be created, the SQLite backend cannot open
 // it, or Addr cannot be bound.
 func Start(ctx context.Context, o Options) (*Server, error) {
-	return start(ctx, o, proxyConfig{lockWrites: true, fastPath: true})
+	return start(ctx, o, proxyConfig{lockWrites: true, fastPath: true, idIndex: true})
 }
 
-// start is Start with the proxy's write lock and fast path optional, so
-// that benchmarks can measure them and tests compare with and without.
+// start is Start with the proxy's write lock, fast path and _id index
+// optional, so that benchmarks can measure them and tests compare with and without.
 func start(ctx context.Context, o Options, config proxyConfig) (*Server, error) {
 	if o.Dir == "" {
 		return nil, errors.New("mongoembed: Options.Dir is required")
@@ -115,7 +115,13 @@ func start(ctx context.Context, o Options, config proxyConfig) (*Server, error) 
 		defer close(s.done)
 		_ = f.Run(runCtx) // always nil
 	}()
-	s.proxy = newProxy(ln, backend, config, log)
+	var ix *idIndexer
+	if config.idIndex && config.lockWrites {
+		// No client is served yet: nothing else writes to the files.
+		ix = newIDIndexer(dir, log)
+		ix.indexAll(ctx)
+	}
+	s.proxy = newProxy(ln, backend, config, ix, log)
 	return s, nil
 }
 

@@ -26,7 +26,7 @@ const (
 // Proxy configurations of the tests and benchmarks: what Start runs, and
 // less.
 var (
-	fullProxy     = proxyConfig{lockWrites: true, fastPath: true}
+	fullProxy     = proxyConfig{lockWrites: true, fastPath: true, idIndex: true}
 	lockOnlyProxy = proxyConfig{lockWrites: true}
 	plainProxy    = proxyConfig{}
 )
