@@ -127,7 +127,7 @@ func RunWithOptions(ctx context.Context, getenv func(string) string, stdout io.W
 	}
 
 	relay := outbox.NewRelay(orders, bus, outbox.RelayOptions{Logger: logger, Registry: registry})
-	svc := order.NewService(orders, time.Now, relay.Nudge)
+	svc := order.NewService(orders, time.Now, relay.NudgeAggregate)
 
 	verifier := auth.NewVerifier(auth.VerifierOptions{
 		Issuer:   cfg.issuer,

@@ -25,11 +25,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	return &metrics{
 		pending: register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "outbox_pending",
-			Help: "Events waiting in outboxes at the relay's last look (at most one batch).",
+			Help: "Events waiting in outboxes at the relay's last full look (at most one batch).",
 		})),
 		oldestAge: register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "outbox_oldest_age_seconds",
-			Help: "Age of the oldest event waiting at the relay's last look; 0 when none.",
+			Help: "Age of the oldest event waiting at the relay's last full look; 0 when none.",
 		})),
 		published: register(reg, prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "outbox_published_total",
@@ -42,7 +42,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 }
 
-// observe records what a look at the store found.
+// observe records what a full look at the store found.
 func (m *metrics) observe(pending []Pending, now time.Time) {
 	if m == nil {
 		return

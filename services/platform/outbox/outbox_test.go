@@ -424,3 +424,167 @@ func TestRelayWithMemoryBus(t *testing.T) {
 		return nil
 	})
 }
+
+// aggregateStore is a store that can look at one aggregate's outbox, and
+// records the aggregates it was asked about.
+type aggregateStore struct {
+	*store
+	of []string // PendingOf calls so far, by aggregate (under store.mu)
+}
+
+func (s *aggregateStore) PendingOf(_ context.Context, aggregateID string) ([]outbox.Pending, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.of = append(s.of, aggregateID)
+	var out []outbox.Pending
+	for _, p := range s.pending {
+		if p.AggregateID == aggregateID {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// calls returns how many full looks and which aggregate looks were made.
+func (s *aggregateStore) calls() (looks int, of []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.looks, slices.Clone(s.of)
+}
+
+var _ outbox.AggregateStore = (*aggregateStore)(nil)
+
+// drained waits until every event in s has left it.
+func drained(t *testing.T, s *store) {
+	t.Helper()
+	messagingtest.Eventually(t, func() error {
+		if left := s.left(); len(left) != 0 {
+			return fmt.Errorf("left in the outbox: %v", left)
+		}
+		return nil
+	})
+}
+
+// TestRelayNudgeAggregateLooksAtItOnly: after the first full look, a
+// targeted nudge publishes its aggregate's events, in order, with
+// PendingOf alone, and leaves the aggregates nobody nudged to the poll.
+func TestRelayNudgeAggregateLooksAtItOnly(t *testing.T) {
+	pub := newPublisher(func(e messaging.Event, attempt int) error {
+		if string(e.Data) == `"x2"` && attempt == 0 {
+			return errors.New("broker hiccup") // the retry is a full look
+		}
+		return nil
+	})
+	s := &aggregateStore{store: newStore(t, pub)}
+	r := outbox.NewRelay(s, pub, fast(outbox.RelayOptions{PollInterval: time.Hour}))
+	run(t, r)
+	messagingtest.Eventually(t, func() error {
+		if looks, _ := s.calls(); looks != 1 {
+			return fmt.Errorf("%d full looks, want the first one", looks)
+		}
+		return nil
+	})
+
+	s.add("y", event(t, "y1")) // nobody nudges about y
+	s.add("z", event(t, "z1"), event(t, "z2"))
+	r.NudgeAggregate("z")
+	messagingtest.Eventually(t, func() error {
+		if got := pub.confirmedData(); !slices.Equal(got, []string{`"z1"`, `"z2"`}) {
+			return fmt.Errorf("published %v, want z1 and z2", got)
+		}
+		return nil
+	})
+	time.Sleep(20 * time.Millisecond)
+	looks, of := s.calls()
+	if looks != 1 || !slices.Equal(of, []string{"z"}) {
+		t.Errorf("full looks %d, PendingOf %v; want 1 and [z]", looks, of)
+	}
+	if left := s.left(); !slices.Equal(left, []string{`"y1"`}) {
+		t.Errorf("left in the outbox: %v, want y1 (never nudged, polled an hour later)", left)
+	}
+
+	// A failure in a targeted pass: the order holds, and the retry looks
+	// at everything.
+	s.add("x", event(t, "x1"), event(t, "x2"), event(t, "x3"))
+	r.NudgeAggregate("x")
+	drained(t, s.store)
+	var x []string
+	for _, d := range pub.confirmedData() {
+		if d[1] == 'x' {
+			x = append(x, d)
+		}
+	}
+	if diff := cmp.Diff([]string{`"x1"`, `"x2"`, `"x3"`}, x); diff != "" {
+		t.Errorf("aggregate x published out of order (-want +got):\n%s", diff)
+	}
+	if looks, _ := s.calls(); looks < 2 {
+		t.Errorf("%d full looks after a failed targeted pass, want a full retry", looks)
+	}
+}
+
+// TestRelayPollCatchesMissedAggregateNudges: targeted nudges do not stop
+// the poll's full looks, which find what a nudge was not about.
+func TestRelayPollCatchesMissedAggregateNudges(t *testing.T) {
+	pub := newPublisher(nil)
+	s := &aggregateStore{store: newStore(t, pub)}
+	r := outbox.NewRelay(s, pub, fast(outbox.RelayOptions{PollInterval: 30 * time.Millisecond}))
+	run(t, r)
+	time.Sleep(10 * time.Millisecond) // the first pass found nothing
+	s.add("1", event(t, "a"))
+	r.NudgeAggregate("2") // the wrong aggregate: the nudge is missed
+	drained(t, s.store)
+	for i := range 5 {
+		id := fmt.Sprint(10 + i)
+		s.add(id, event(t, id))
+		r.NudgeAggregate(id)
+		time.Sleep(10 * time.Millisecond)
+	}
+	drained(t, s.store)
+	messagingtest.Eventually(t, func() error {
+		if looks, of := s.calls(); looks < 3 || len(of) == 0 {
+			return fmt.Errorf("full looks %d, PendingOf %v; want polls and targeted looks both", looks, of)
+		}
+		return nil
+	})
+}
+
+// TestRelayNudgeAggregateOverflow: past MaxNudged waiting aggregates, a
+// targeted nudge becomes a full look.
+func TestRelayNudgeAggregateOverflow(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	pub := newPublisher(func(e messaging.Event, _ int) error {
+		if string(e.Data) == `"block"` {
+			close(started)
+			<-release
+		}
+		return nil
+	})
+	s := &aggregateStore{store: newStore(t, pub)}
+	s.add("0", event(t, "block"))
+	r := outbox.NewRelay(s, pub, fast(outbox.RelayOptions{PollInterval: time.Hour, MaxNudged: 2}))
+	run(t, r)
+	<-started // the first full pass is busy publishing
+	for _, id := range []string{"a", "b", "c"} {
+		s.add(id, event(t, id))
+		r.NudgeAggregate(id)
+	}
+	close(release)
+	drained(t, s.store)
+	looks, of := s.calls()
+	if looks != 2 || len(of) != 0 {
+		t.Errorf("full looks %d, PendingOf %v; want 2 (start, overflow) and none", looks, of)
+	}
+}
+
+// TestRelayNudgeAggregateWithoutAggregateStore: over a plain Store a
+// targeted nudge is a nudge.
+func TestRelayNudgeAggregateWithoutAggregateStore(t *testing.T) {
+	pub := newPublisher(nil)
+	s := newStore(t, pub)
+	r := outbox.NewRelay(s, pub, fast(outbox.RelayOptions{PollInterval: time.Hour}))
+	run(t, r)
+	time.Sleep(10 * time.Millisecond)
+	s.add("1", event(t, "a"))
+	r.NudgeAggregate("1")
+	drained(t, s)
+}

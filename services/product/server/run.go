@@ -144,7 +144,7 @@ func RunWithOptions(ctx context.Context, getenv func(string) string, stdout io.W
 		Events:          amqpapi.Events{},
 		Waiter:          hub,
 		Cache:           cache,
-		Nudge:           relay.Nudge,
+		Nudge:           relay.NudgeAggregate,
 		Metrics:         newFlowMetrics(registry),
 		Logger:          logger,
 		ConfirmWait:     cfg.confirmWait,

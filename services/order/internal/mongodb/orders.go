@@ -33,12 +33,12 @@ import (
 // publishes.
 const EventSource = "/order"
 
-// Orders implements order.Repository, and outbox.Store for the relay.
+// Orders implements order.Repository, and outbox.AggregateStore for the relay.
 type Orders struct {
 	coll *mongo.Collection
 }
 
-var _ outbox.Store = (*Orders)(nil)
+var _ outbox.AggregateStore = (*Orders)(nil)
 
 // NewOrders returns a repository over db's "orders" collection.
 func NewOrders(db *mongo.Database) *Orders {
@@ -334,13 +334,44 @@ func (r *Orders) Pending(ctx context.Context, limit int) ([]outbox.Pending, erro
 	if err != nil {
 		return nil, wrap(err)
 	}
-	var docs []struct {
-		ID     bson.ObjectID        `bson:"_id"`
-		Outbox map[string]outboxDoc `bson:"outbox"`
-	}
+	var docs []pendingDoc
 	if err := cur.All(ctx, &docs); err != nil {
 		return nil, wrap(err)
 	}
+	return pendingEvents(docs, limit)
+}
+
+// PendingOf returns the events waiting in the outbox of the order
+// aggregateID, in the order they were appended; none when it has none or
+// does not exist. It finds the order by _id, which every store serves
+// from an index.
+func (r *Orders) PendingOf(ctx context.Context, aggregateID string) ([]outbox.Pending, error) {
+	oid, err := bson.ObjectIDFromHex(aggregateID)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: order id %q is not an ObjectID", aggregateID)
+	}
+	cur, err := r.coll.Find(ctx,
+		bson.D{{Key: "_id", Value: oid}},
+		options.Find().SetProjection(bson.D{{Key: "outbox", Value: 1}}))
+	if err != nil {
+		return nil, wrap(err)
+	}
+	var docs []pendingDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, wrap(err)
+	}
+	return pendingEvents(docs, 0)
+}
+
+// pendingDoc is what Pending and PendingOf read of an order.
+type pendingDoc struct {
+	ID     bson.ObjectID        `bson:"_id"`
+	Outbox map[string]outboxDoc `bson:"outbox"`
+}
+
+// pendingEvents returns the events of docs, each order's in the order
+// they were appended, up to limit of them (0: all).
+func pendingEvents(docs []pendingDoc, limit int) ([]outbox.Pending, error) {
 	var out []outbox.Pending
 	for _, d := range docs {
 		type entry struct {

@@ -357,4 +357,15 @@ func TestOutbox(t *testing.T) {
 	if p, err := r.Pending(ctx, 0); err != nil || len(p) != 0 {
 		t.Errorf("Pending(0) = %v, %v", p, err)
 	}
+	if p, err := r.PendingOf(ctx, ids[1]); err != nil || len(p) != 1 || p[0].AggregateID != ids[1] || p[0].Event.ID != rest[0].Event.ID {
+		t.Errorf("PendingOf(%s) = %+v, %v; want its one event", ids[1], p, err)
+	}
+	for _, id := range []string{ids[0], oid(9)} {
+		if p, err := r.PendingOf(ctx, id); err != nil || len(p) != 0 {
+			t.Errorf("PendingOf(%s) = %+v, %v; want none (emptied, or no such order)", id, p, err)
+		}
+	}
+	if _, err := r.PendingOf(ctx, "zz"); err == nil {
+		t.Error("PendingOf with a malformed id succeeded")
+	}
 }

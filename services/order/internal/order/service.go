@@ -31,18 +31,19 @@ var (
 type Service struct {
 	repo     Repository
 	now      Clock
-	appended func()
+	appended func(orderID string)
 }
 
 // NewService returns a Service over repo. now defaults to the wall clock;
-// appended, when not nil, is called after every write that appended an
-// event to an outbox, to wake the relay that publishes it.
-func NewService(repo Repository, now Clock, appended func()) *Service {
+// appended, when not nil, is called with the order's id after every write
+// that appended an event to its outbox, to wake the relay that publishes
+// it.
+func NewService(repo Repository, now Clock, appended func(orderID string)) *Service {
 	if now == nil {
 		now = time.Now
 	}
 	if appended == nil {
-		appended = func() {}
+		appended = func(string) {}
 	}
 	return &Service{repo: repo, now: now, appended: appended}
 }
@@ -68,7 +69,7 @@ func (s *Service) CreateFromRequest(ctx context.Context, r Request) (created boo
 	if err != nil {
 		return false, fmt.Errorf("create order %s: %w", r.OrderID, err)
 	}
-	s.appended()
+	s.appended(o.ID)
 	return true, nil
 }
 
@@ -224,7 +225,7 @@ func (s *Service) ChangeStatus(ctx context.Context, a Actor, id string, to Statu
 			return nil, err
 		}
 		if event != nil {
-			s.appended()
+			s.appended(o.ID)
 		}
 		return updated, nil
 	}

@@ -4,18 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 )
 
-func newTestService(t *testing.T) (*Service, *memoryRepo, *int) {
+func newTestService(t *testing.T) (*Service, *memoryRepo, *[]string) {
 	t.Helper()
 	repo := newMemoryRepo()
-	nudges := 0
+	var nudges []string // the orders nudged about, in order
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	clock := func() time.Time { now = now.Add(time.Second); return now }
-	return NewService(repo, clock, func() { nudges++ }), repo, &nudges
+	return NewService(repo, clock, func(id string) { nudges = append(nudges, id) }), repo, &nudges
 }
 
 // seed creates an order for customer "ada" and moves it to status.
@@ -48,8 +49,8 @@ func TestCreateFromRequestIsIdempotent(t *testing.T) {
 			t.Fatalf("delivery %d: created = %v, err = %v; want %v", i+1, created, err, want)
 		}
 	}
-	if n := len(repo.events[r.OrderID]); n != 1 || *nudges != 1 {
-		t.Errorf("events = %d, nudges = %d; want one order.confirmed and one nudge", n, *nudges)
+	if n := len(repo.events[r.OrderID]); n != 1 || !slices.Equal(*nudges, []string{r.OrderID}) {
+		t.Errorf("events = %d, nudges = %v; want one order.confirmed and one nudge about %s", n, *nudges, r.OrderID)
 	}
 	ev := repo.events[r.OrderID][0]
 	if d, ok := ev.Data.(ConfirmedData); ev.Type != EventConfirmed || !ok || d.TotalAmount != 2998 || d.Status != Confirmed || d.CustomerID != "cust-1" {

@@ -18,6 +18,7 @@ import (
 	"github.com/travluk/ecom/services/platform/auth"
 	"github.com/travluk/ecom/services/platform/auth/authtest"
 	"github.com/travluk/ecom/services/platform/mongoconn"
+	"github.com/travluk/ecom/services/platform/outbox"
 	"github.com/travluk/ecom/services/product/internal/amqpapi"
 	"github.com/travluk/ecom/services/product/internal/mongodb"
 	"github.com/travluk/ecom/services/product/internal/product"
@@ -94,22 +95,40 @@ func newBuyEnv(t *testing.T, o buyOptions) *buyEnv {
 	return b
 }
 
-// nudge confirms, in the background, every purchase with an event in its
-// outbox, as the relay and the order service would.
-func (b *buyEnv) nudge() {
+// nudge confirms, in the background, the purchase id by the events in its
+// outbox (PendingOf, as the relay does on a targeted nudge), as the relay
+// and the order service would.
+func (b *buyEnv) nudge(id string) {
 	if !b.confirm.Load() || b.stopped.Load() {
 		return
 	}
-	b.wg.Go(func() { b.confirmPending() })
+	b.wg.Go(func() {
+		pending, err := b.purchases.PendingOf(context.Background(), id)
+		if err != nil {
+			b.t.Errorf("pending of %s: %v", id, err)
+			return
+		}
+		for _, p := range pending {
+			if p.AggregateID != id {
+				b.t.Errorf("PendingOf(%s) returned an event of %s", id, p.AggregateID)
+			}
+		}
+		b.confirmEvents(pending)
+	})
 }
 
+// confirmPending confirms every purchase with an event in its outbox.
 func (b *buyEnv) confirmPending() {
-	ctx := context.Background()
-	pending, err := b.purchases.Pending(ctx, 100)
+	pending, err := b.purchases.Pending(context.Background(), 100)
 	if err != nil {
 		b.t.Errorf("pending: %v", err)
 		return
 	}
+	b.confirmEvents(pending)
+}
+
+func (b *buyEnv) confirmEvents(pending []outbox.Pending) {
+	ctx := context.Background()
 	for _, p := range pending {
 		if err := b.flow.Confirm(ctx, p.AggregateID, time.Now()); err != nil {
 			b.t.Errorf("confirm %s: %v", p.AggregateID, err)

@@ -13,7 +13,7 @@ import (
 	"github.com/travluk/ecom/services/platform/outbox"
 )
 
-var _ outbox.Store = (*Purchases)(nil)
+var _ outbox.AggregateStore = (*Purchases)(nil)
 
 // Pending returns up to limit events waiting in purchases' outboxes,
 // least recently written purchases first, each purchase's events by time.
@@ -30,13 +30,39 @@ func (r *Purchases) Pending(ctx context.Context, limit int) ([]outbox.Pending, e
 	if err != nil {
 		return nil, wrap(err)
 	}
-	var docs []struct {
-		ID     string               `bson:"_id"`
-		Outbox map[string]outboxDoc `bson:"outbox"`
-	}
+	var docs []pendingDoc
 	if err := cur.All(ctx, &docs); err != nil {
 		return nil, wrap(err)
 	}
+	return pendingEvents(docs, limit)
+}
+
+// PendingOf returns the events waiting in the outbox of the purchase
+// aggregateID, by time; none when it has none or does not exist. It finds
+// the purchase by _id, which every store serves from an index.
+func (r *Purchases) PendingOf(ctx context.Context, aggregateID string) ([]outbox.Pending, error) {
+	cur, err := r.coll.Find(ctx,
+		bson.D{{Key: "_id", Value: aggregateID}},
+		options.Find().SetProjection(bson.D{{Key: "outbox", Value: 1}}))
+	if err != nil {
+		return nil, wrap(err)
+	}
+	var docs []pendingDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, wrap(err)
+	}
+	return pendingEvents(docs, 0)
+}
+
+// pendingDoc is what Pending and PendingOf read of a purchase.
+type pendingDoc struct {
+	ID     string               `bson:"_id"`
+	Outbox map[string]outboxDoc `bson:"outbox"`
+}
+
+// pendingEvents returns the events of docs, each purchase's by time, up
+// to limit of them (0: all).
+func pendingEvents(docs []pendingDoc, limit int) ([]outbox.Pending, error) {
 	var out []outbox.Pending
 	for _, d := range docs {
 		var events []messaging.Event

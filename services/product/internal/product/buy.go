@@ -33,9 +33,10 @@ type FlowOptions struct {
 	// Cache learns of every stock change, so that a product read after a
 	// buy shows its new stock. Nil means NoCache.
 	Cache Cache
-	// Nudge tells the outbox relay that an event was appended. Nil means
-	// the relay finds it by polling.
-	Nudge func()
+	// Nudge tells the outbox relay that an event was appended to the
+	// outbox of the purchase aggregateID (the order id). Nil means the
+	// relay finds it by polling.
+	Nudge func(aggregateID string)
 	// Metrics counts reservations and requested orders; nil counts
 	// nothing.
 	Metrics FlowMetrics
@@ -67,7 +68,7 @@ type Flow struct {
 	events       Events
 	waiter       Waiter
 	cache        Cache
-	nudge        func()
+	nudge        func(aggregateID string)
 	metrics      FlowMetrics
 	now          Clock
 	log          *slog.Logger
@@ -87,7 +88,7 @@ func NewFlow(o FlowOptions) *Flow {
 		f.cache = NoCache{}
 	}
 	if f.nudge == nil {
-		f.nudge = func() {}
+		f.nudge = func(string) {}
 	}
 	if f.metrics == nil {
 		f.metrics = noMetrics{}
@@ -202,7 +203,7 @@ func (f *Flow) start(ctx context.Context, req BuyRequest, hash string, retry boo
 	}
 	p.Status = StatusRequested
 	f.metrics.OrderRequested()
-	f.nudge()
+	f.nudge(p.OrderID)
 	return f.await(ctx, p, wake), nil
 }
 
