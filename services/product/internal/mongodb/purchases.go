@@ -2,8 +2,11 @@ package mongodb
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,13 +23,38 @@ import (
 // that bought nothing whose key is being used again (Forget); so an
 // idempotency key stays bound for as long as the collection keeps its
 // purchase, which is what FerretDB v1 allows without TTL indexes.
+//
+// The unique index (customerId, idempotencyKey) of "purchases" decides
+// which purchase a key is bound to. Beside it, "purchaseKeys" holds one
+// document per key ever used, under an _id derived from (customer, key),
+// naming the order id last written for it: ByKey reads it and then the
+// purchase, two finds by _id, where a find by (customerId,
+// idempotencyKey) would decode the whole collection on the embedded
+// store. See ByKey for why a stale or missing pointer is never wrong.
 type Purchases struct {
 	coll *mongo.Collection
+	keys *mongo.Collection
 }
 
 // NewPurchases returns the purchases of db.
 func NewPurchases(db *mongo.Database) *Purchases {
-	return &Purchases{coll: db.Collection("purchases")}
+	return &Purchases{coll: db.Collection("purchases"), keys: db.Collection("purchaseKeys")}
+}
+
+// keyDoc points an idempotency key at the order id last created under it.
+type keyDoc struct {
+	ID         string    `bson:"_id"`
+	CustomerID string    `bson:"customerId"`
+	OrderID    string    `bson:"orderId"`
+	UpdatedAt  time.Time `bson:"updatedAt"`
+}
+
+// keyID is the _id of the key document of (customerID, key): a hash, so
+// that neither length nor content of the client's key reaches the _id,
+// over a length-prefixed pair, so that no two pairs share it.
+func keyID(customerID, key string) string {
+	sum := sha256.Sum256([]byte(strconv.Itoa(len(customerID)) + ":" + customerID + key))
+	return hex.EncodeToString(sum[:])
 }
 
 // purchaseDoc is a purchase as stored. idempotencyKey is "k:" + the
@@ -105,9 +133,18 @@ func (d *purchaseDoc) purchase() *product.Purchase {
 }
 
 // Create inserts p under a new order id (an ObjectID in hex) and sets
-// p.OrderID.
+// p.OrderID. With an idempotency key it first points the key's document
+// at the new order id (ByKey relies on a key document existing before any
+// purchase under the key); the insert then decides, through the unique
+// index, whether the key was free.
 func (r *Purchases) Create(ctx context.Context, p *product.Purchase) error {
-	p.OrderID = bson.NewObjectID().Hex()
+	orderID := bson.NewObjectID().Hex()
+	if p.IdempotencyKey != "" {
+		if err := r.point(ctx, p.CustomerID, p.IdempotencyKey, orderID, p.CreatedAt); err != nil {
+			return err
+		}
+	}
+	p.OrderID = orderID
 	d := purchaseDoc{
 		ID: p.OrderID, CustomerID: p.CustomerID, IdempotencyKey: storedKey(p), BodyHash: p.BodyHash,
 		Lines: toLineDocs(p.Lines), Status: string(p.Status), CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
@@ -127,9 +164,63 @@ func (r *Purchases) ByID(ctx context.Context, orderID string) (*product.Purchase
 	return r.one(ctx, bson.D{{Key: "_id", Value: orderID}})
 }
 
+// point upserts the key document of (customerID, key) to name orderID.
+func (r *Purchases) point(ctx context.Context, customerID, key, orderID string, now time.Time) error {
+	filter := bson.D{{Key: "_id", Value: keyID(customerID, key)}}
+	update := bson.D{{Key: "$set", Value: bson.D{
+		{Key: "customerId", Value: customerID},
+		{Key: "orderId", Value: orderID},
+		{Key: "updatedAt", Value: now},
+	}}}
+	_, err := r.keys.UpdateOne(ctx, filter, update, options.UpdateOne().SetUpsert(true))
+	if err != nil && isDuplicateKey(err) {
+		// Two upserts of a new key raced (MongoDB may refuse the second
+		// insert): the document exists now, so update it.
+		_, err = r.keys.UpdateOne(ctx, filter, update)
+	}
+	if err != nil {
+		return wrap(err)
+	}
+	return nil
+}
+
 // ByKey returns the customer's purchase under an idempotency key.
+//
+// Create writes the key document before inserting any purchase under the
+// key, and key documents are never deleted; so no key document means no
+// purchase (purchases from before key documents existed are found by the
+// fallback below, once Create's insert has run into one and written the
+// key document). A key document naming a purchase of this customer under
+// this key names the purchase (the unique index allows one). Anything
+// else (a buy racing this one, a crash between the two writes of Create,
+// the loser of a race for the key, a forgotten purchase) falls back to
+// the query on the unique index, and points the key document at what it
+// finds.
 func (r *Purchases) ByKey(ctx context.Context, customerID, key string) (*product.Purchase, error) {
-	return r.one(ctx, bson.D{{Key: "customerId", Value: customerID}, {Key: "idempotencyKey", Value: "k:" + key}})
+	var k keyDoc
+	err := r.keys.FindOne(ctx, bson.D{{Key: "_id", Value: keyID(customerID, key)}}).Decode(&k)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, product.ErrPurchaseNotFound
+	}
+	if err != nil {
+		return nil, wrap(err)
+	}
+	p, err := r.ByID(ctx, k.OrderID)
+	switch {
+	case err == nil && p.CustomerID == customerID && p.IdempotencyKey == key:
+		return p, nil
+	case err != nil && !errors.Is(err, product.ErrPurchaseNotFound):
+		return nil, err
+	}
+	p, err = r.one(ctx, bson.D{{Key: "customerId", Value: customerID}, {Key: "idempotencyKey", Value: "k:" + key}})
+	if err != nil {
+		return nil, err
+	}
+	// Repair the pointer unless it moved meanwhile; a failure only leaves
+	// the next look-up on this fallback.
+	_, _ = r.keys.UpdateOne(ctx, bson.D{{Key: "_id", Value: k.ID}, {Key: "orderId", Value: k.OrderID}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "orderId", Value: p.OrderID}}}})
+	return p, nil
 }
 
 func (r *Purchases) one(ctx context.Context, filter bson.D) (*product.Purchase, error) {

@@ -236,7 +236,10 @@ type OutboxEvent struct {
 }
 
 // Purchases stores purchases. Every method is one single-document
-// operation. Errors wrap ErrUnavailable when the store cannot be reached.
+// operation on the purchase, except that an adapter may keep a look-up
+// document per idempotency key beside it (Create writing it first, ByKey
+// reading it). Errors wrap ErrUnavailable when the store cannot be
+// reached.
 type Purchases interface {
 	// Create stores p, whose status is reserving. It fails with
 	// ErrPurchaseExists when the customer already has a purchase under
