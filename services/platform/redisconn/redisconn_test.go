@@ -16,8 +16,8 @@ import (
 
 func TestConnectOptions(t *testing.T) {
 	type timeouts struct {
-		Dial, Read, Write, Pool time.Duration
-		MaxRetries, DB          int
+		Dial, Read, Write, Pool  time.Duration
+		MaxRetries, DB, Protocol int
 	}
 	tests := []struct {
 		name string
@@ -27,12 +27,12 @@ func TestConnectOptions(t *testing.T) {
 		{
 			name: "defaults",
 			url:  "redis://127.0.0.1:6379/3",
-			want: timeouts{Dial: 500 * time.Millisecond, Read: 500 * time.Millisecond, Write: 500 * time.Millisecond, Pool: time.Second, MaxRetries: 1, DB: 3},
+			want: timeouts{Dial: 500 * time.Millisecond, Read: 500 * time.Millisecond, Write: 500 * time.Millisecond, Pool: time.Second, MaxRetries: 1, DB: 3, Protocol: 2},
 		},
 		{
 			name: "the URL wins",
-			url:  "redis://127.0.0.1:6379/0?dial_timeout=2s&read_timeout=3s&max_retries=4",
-			want: timeouts{Dial: 2 * time.Second, Read: 3 * time.Second, Write: 500 * time.Millisecond, Pool: time.Second, MaxRetries: 4},
+			url:  "redis://127.0.0.1:6379/0?dial_timeout=2s&read_timeout=3s&max_retries=4&protocol=3",
+			want: timeouts{Dial: 2 * time.Second, Read: 3 * time.Second, Write: 500 * time.Millisecond, Pool: time.Second, MaxRetries: 4, Protocol: 3},
 		},
 	}
 	for _, tt := range tests {
@@ -43,7 +43,7 @@ func TestConnectOptions(t *testing.T) {
 			}
 			defer rdb.Close()
 			o := rdb.Options()
-			got := timeouts{o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout, o.MaxRetries, o.DB}
+			got := timeouts{o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout, o.MaxRetries, o.DB, o.Protocol}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("options mismatch (-want +got):\n%s", diff)
 			}
