@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -43,50 +42,15 @@ func baseEnv(t testing.TB) map[string]string {
 // start runs the service with env (and opts) and waits until it listens.
 func start(t testing.TB, env map[string]string, opts server.Options) *service {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	logs := &testenv.LogBuffer{}
-	addr := make(chan net.Addr, 1)
-	onListen := opts.OnListen
-	opts.OnListen = func(a net.Addr) {
-		if onListen != nil {
-			onListen(a)
+	srv := testenv.Serve(t, func(ctx context.Context, stdout io.Writer, onListen func(net.Addr)) error {
+		if hook := opts.OnListen; hook != nil {
+			opts.OnListen = func(a net.Addr) { hook(a); onListen(a) }
+		} else {
+			opts.OnListen = onListen
 		}
-		addr <- a
-	}
-	done := make(chan error, 1)
-	go func() {
-		done <- server.RunWithOptions(ctx, func(k string) string { return env[k] }, logs, opts)
-	}()
-	var once sync.Once
-	var stopErr error
-	stop := func() error {
-		once.Do(func() {
-			cancel()
-			select {
-			case stopErr = <-done:
-			case <-time.After(20 * time.Second):
-				stopErr = fmt.Errorf("Run did not return within 20s of cancel")
-			}
-		})
-		return stopErr
-	}
-	t.Cleanup(func() {
-		if err := stop(); err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("service log:\n%s", logs.String())
-		}
+		return server.RunWithOptions(ctx, func(k string) string { return env[k] }, stdout, opts)
 	})
-	select {
-	case a := <-addr:
-		return &service{t: t, base: "http://" + a.String(), stop: stop}
-	case err := <-done:
-		t.Fatalf("Run returned before listening: %v\n%s", err, logs.String())
-	case <-time.After(90 * time.Second):
-		t.Fatalf("service did not listen within 90s\n%s", logs.String())
-	}
-	return nil
+	return &service{t: t, base: srv.URL, stop: srv.Stop}
 }
 
 // response is what a client saw.

@@ -37,37 +37,11 @@ func baseEnv(t testing.TB, iss *authtest.Issuer) map[string]string {
 // start runs the service with env and o, and waits until it listens.
 func start(t testing.TB, env map[string]string, o server.Options) *service {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	logs := &testenv.LogBuffer{}
-	addr := make(chan net.Addr, 1)
-	done := make(chan error, 1)
-	o.OnListen = func(a net.Addr) { addr <- a }
-	go func() {
-		done <- server.RunWithOptions(ctx, func(k string) string { return env[k] }, logs, o)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Errorf("Run did not return within 20s of cancel")
-		}
-		if t.Failed() {
-			t.Logf("service log:\n%s", logs.String())
-		}
+	srv := testenv.Serve(t, func(ctx context.Context, stdout io.Writer, onListen func(net.Addr)) error {
+		o.OnListen = onListen
+		return server.RunWithOptions(ctx, func(k string) string { return env[k] }, stdout, o)
 	})
-	select {
-	case a := <-addr:
-		return &service{t: t, base: "http://" + a.String()}
-	case err := <-done:
-		t.Fatalf("Run returned before listening: %v\n%s", err, logs.String())
-	case <-time.After(90 * time.Second):
-		t.Fatalf("service did not listen within 90s\n%s", logs.String())
-	}
-	return nil
+	return &service{t: t, base: srv.URL}
 }
 
 type response struct {

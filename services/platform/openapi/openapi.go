@@ -11,6 +11,7 @@ package openapi
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"sort"
@@ -239,15 +240,33 @@ type TB interface {
 }
 
 // Check fails t with every missing route and every unproduced status.
-// Call it after the tests that drive the router through Middleware.
 func (c *Coverage) Check(t TB) {
 	t.Helper()
+	for _, p := range c.problems() {
+		t.Errorf("%s", p)
+	}
+}
+
+// Report writes every missing route and every unproduced status to w and
+// reports whether there were none: Check for a TestMain, which has no
+// testing.TB.
+func (c *Coverage) Report(w io.Writer) (ok bool) {
+	problems := c.problems()
+	for _, p := range problems {
+		fmt.Fprintf(w, "OpenAPI coverage: %s\n", p)
+	}
+	return len(problems) == 0
+}
+
+func (c *Coverage) problems() []string {
+	var out []string
 	if missing := c.MissingRoutes(); len(missing) > 0 {
-		t.Errorf("routes missing from the OpenAPI document:\n\t%s", strings.Join(missing, "\n\t"))
+		out = append(out, "routes missing from the OpenAPI document:\n\t"+strings.Join(missing, "\n\t"))
 	}
 	if unproduced := c.UnproducedStatuses(); len(unproduced) > 0 {
-		t.Errorf("documented responses no test produced:\n\t%s", strings.Join(unproduced, "\n\t"))
+		out = append(out, "documented responses no test produced:\n\t"+strings.Join(unproduced, "\n\t"))
 	}
+	return out
 }
 
 // normalise replaces each {name} or {name:pattern} in a path template with

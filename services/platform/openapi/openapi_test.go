@@ -163,6 +163,20 @@ func TestCheck(t *testing.T) {
 	cov.Check(t)
 }
 
+func TestReport(t *testing.T) {
+	cov, err := NewCoverage([]byte(doc), testRouter())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if cov.Report(&out) {
+		t.Error("Report = true for a router with an undocumented route")
+	}
+	if !strings.Contains(out.String(), "OpenAPI coverage: routes missing") || !strings.Contains(out.String(), "POST /api/items 422") {
+		t.Errorf("Report wrote %q", out.String())
+	}
+}
+
 func TestNormalise(t *testing.T) {
 	tests := map[string]string{
 		"/api/items":                 "/api/items",
