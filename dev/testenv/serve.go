@@ -48,7 +48,7 @@ func Serve(t testing.TB, run RunFunc) *Server {
 			select {
 			case stopErr = <-done:
 			case <-time.After(20 * time.Second):
-				stopErr = fmt.Errorf("Run did not return within 20s of cancel")
+				stopErr = fmt.Errorf("the service did not return within 20s of cancel")
 			}
 		})
 		return stopErr
