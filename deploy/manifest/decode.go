@@ -16,6 +16,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
+
+	mongodbv1 "github.com/mongodb/mongodb-kubernetes-operator/api/v1"
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	rabbitmqv1beta1 "github.com/rabbitmq/cluster-operator/v2/api/v1beta1"
+	redisfailoverv1 "github.com/spotahome/redis-operator/api/redisfailover/v1"
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 )
@@ -28,16 +33,26 @@ type Object struct {
 	Value  any // pointer to the typed struct, e.g. *appsv1.Deployment
 }
 
-// kinds maps every kind the project ships to a constructor of its typed struct.
+// kinds maps every kind the project ships to a constructor of its typed
+// struct: the Kubernetes core types, and the Go types the operators publish
+// for their custom resources (VPA, Prometheus Operator, RabbitMQ Cluster
+// Operator, MongoDB Community Operator, Spotahome's Redis operator).
 var kinds = map[schema.GroupVersionKind]func() any{
-	appsv1.SchemeGroupVersion.WithKind("Deployment"):            func() any { return new(appsv1.Deployment) },
-	corev1.SchemeGroupVersion.WithKind("Service"):               func() any { return new(corev1.Service) },
-	corev1.SchemeGroupVersion.WithKind("ConfigMap"):             func() any { return new(corev1.ConfigMap) },
-	corev1.SchemeGroupVersion.WithKind("ServiceAccount"):        func() any { return new(corev1.ServiceAccount) },
-	corev1.SchemeGroupVersion.WithKind("Namespace"):             func() any { return new(corev1.Namespace) },
-	policyv1.SchemeGroupVersion.WithKind("PodDisruptionBudget"): func() any { return new(policyv1.PodDisruptionBudget) },
-	networkingv1.SchemeGroupVersion.WithKind("Ingress"):         func() any { return new(networkingv1.Ingress) },
-	vpav1.SchemeGroupVersion.WithKind("VerticalPodAutoscaler"):  func() any { return new(vpav1.VerticalPodAutoscaler) },
+	corev1.SchemeGroupVersion.WithKind("Pod"):                    func() any { return new(corev1.Pod) },
+	networkingv1.SchemeGroupVersion.WithKind("NetworkPolicy"):    func() any { return new(networkingv1.NetworkPolicy) },
+	monitoringv1.SchemeGroupVersion.WithKind("ServiceMonitor"):   func() any { return new(monitoringv1.ServiceMonitor) },
+	monitoringv1.SchemeGroupVersion.WithKind("PrometheusRule"):   func() any { return new(monitoringv1.PrometheusRule) },
+	mongodbv1.GroupVersion.WithKind("MongoDBCommunity"):          func() any { return new(mongodbv1.MongoDBCommunity) },
+	rabbitmqv1beta1.GroupVersion.WithKind("RabbitmqCluster"):     func() any { return new(rabbitmqv1beta1.RabbitmqCluster) },
+	redisfailoverv1.SchemeGroupVersion.WithKind("RedisFailover"): func() any { return new(redisfailoverv1.RedisFailover) },
+	appsv1.SchemeGroupVersion.WithKind("Deployment"):             func() any { return new(appsv1.Deployment) },
+	corev1.SchemeGroupVersion.WithKind("Service"):                func() any { return new(corev1.Service) },
+	corev1.SchemeGroupVersion.WithKind("ConfigMap"):              func() any { return new(corev1.ConfigMap) },
+	corev1.SchemeGroupVersion.WithKind("ServiceAccount"):         func() any { return new(corev1.ServiceAccount) },
+	corev1.SchemeGroupVersion.WithKind("Namespace"):              func() any { return new(corev1.Namespace) },
+	policyv1.SchemeGroupVersion.WithKind("PodDisruptionBudget"):  func() any { return new(policyv1.PodDisruptionBudget) },
+	networkingv1.SchemeGroupVersion.WithKind("Ingress"):          func() any { return new(networkingv1.Ingress) },
+	vpav1.SchemeGroupVersion.WithKind("VerticalPodAutoscaler"):   func() any { return new(vpav1.VerticalPodAutoscaler) },
 	autoscalingv2.SchemeGroupVersion.WithKind("HorizontalPodAutoscaler"): func() any {
 		return new(autoscalingv2.HorizontalPodAutoscaler)
 	},
