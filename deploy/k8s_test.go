@@ -116,13 +116,15 @@ func TestIngressYAMLIsRenderedFromRouteTable(t *testing.T) {
 			"\tcd deploy && go run ./cmd/render-ingress -o ../k8s/ingress.yaml\n(-rendered +file):\n%s", diff)
 	}
 
-	obj, err := manifest.Decode("ingress.yaml", got)
+	objs, err := manifest.DecodeAll("ingress.yaml", got)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ing := obj.Value.(*networkingv1.Ingress)
-	if c := ing.Spec.IngressClassName; c == nil || *c != "nginx" {
-		t.Errorf("ingressClassName = %v, want nginx", c)
+	for _, obj := range objs {
+		ing := obj.Value.(*networkingv1.Ingress)
+		if c := ing.Spec.IngressClassName; c == nil || *c != "nginx" {
+			t.Errorf("%s: ingressClassName = %v, want nginx", ing.Name, c)
+		}
 	}
 }
 

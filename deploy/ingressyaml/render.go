@@ -5,6 +5,7 @@ package ingressyaml
 
 import (
 	"fmt"
+	"maps"
 
 	"github.com/travluk/ecom/dev/ingress"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -32,46 +33,106 @@ type document struct {
 	Spec            networkingv1.IngressSpec `json:"spec"`
 }
 
-// Ingress builds the Ingress that routes like routes: one rule for any host,
-// one path per route, in the table's order. It fails on a route without a
-// path, service or port.
-func Ingress(routes []ingress.Route) (*networkingv1.Ingress, error) {
+// CredentialsName is the name of the second Ingress, which holds only the
+// paths that take a password or a refresh token.
+const CredentialsName = "travluk-credentials"
+
+// CredentialPaths are the paths that take a password or a refresh token.
+// ingress-nginx rate-limits per Ingress object, so they get an Ingress of
+// their own with the limits below; nginx prefers their exact locations over
+// the main Ingress's prefixes. The customer service's own throttle (per
+// account and per client, 429 with Retry-After) stays the authority; this
+// limit only keeps a flood from one address off the pods.
+var CredentialPaths = []string{
+	"/api/customers/login",
+	"/api/customers/register",
+	"/api/customers/refresh",
+}
+
+// Rate limits of the credentials Ingress, per client address: a person logs
+// in a few times a minute at most, while a password-guessing script wants
+// thousands. Over the limit nginx answers 429 itself.
+const (
+	credentialsRequestsPerMinute = "30"
+	credentialsBurstMultiplier   = "3"
+)
+
+// Ingresses builds the Ingresses that route like routes: the main one, with one
+// path per route in the table's order for any host, and the credentials one,
+// with an exact path per CredentialPaths entry sent where the table sends it
+// and rate-limit annotations. It fails on a route without a path, service or
+// port, and on a credential path no route serves.
+func Ingresses(routes []ingress.Route) ([]*networkingv1.Ingress, error) {
 	paths := make([]networkingv1.HTTPIngressPath, 0, len(routes))
 	for i, r := range routes {
 		if r.Prefix == "" || r.Service == "" || r.Port <= 0 {
 			return nil, fmt.Errorf("route %d (%+v): prefix, service and port are required", i, r)
 		}
-		pathType := networkingv1.PathTypePrefix
-		if r.Exact {
-			pathType = networkingv1.PathTypeExact
-		}
-		paths = append(paths, networkingv1.HTTPIngressPath{
-			Path:     r.Prefix,
-			PathType: &pathType,
-			Backend: networkingv1.IngressBackend{
-				Service: &networkingv1.IngressServiceBackend{
-					Name: r.Service,
-					Port: networkingv1.ServiceBackendPort{Number: int32(r.Port)},
-				},
-			},
-		})
+		paths = append(paths, ingressPath(r.Prefix, r.Exact, r))
 	}
+	credentialPaths := make([]networkingv1.HTTPIngressPath, 0, len(CredentialPaths))
+	for _, p := range CredentialPaths {
+		r, ok := routeFor(routes, p)
+		if !ok {
+			return nil, fmt.Errorf("credential path %s: no route serves it", p)
+		}
+		credentialPaths = append(credentialPaths, ingressPath(p, true, r))
+	}
+	main := newIngress(Name, paths, nil)
+	credentials := newIngress(CredentialsName, credentialPaths, map[string]string{
+		"nginx.ingress.kubernetes.io/limit-rpm":              credentialsRequestsPerMinute,
+		"nginx.ingress.kubernetes.io/limit-burst-multiplier": credentialsBurstMultiplier,
+	})
+	return []*networkingv1.Ingress{main, credentials}, nil
+}
+
+// routeFor returns the first route of the table that serves path, as the
+// stand-in picks it.
+func routeFor(routes []ingress.Route, path string) (ingress.Route, bool) {
+	for _, r := range routes {
+		if r.Match(path) {
+			return r, true
+		}
+	}
+	return ingress.Route{}, false
+}
+
+func ingressPath(path string, exact bool, to ingress.Route) networkingv1.HTTPIngressPath {
+	pathType := networkingv1.PathTypePrefix
+	if exact {
+		pathType = networkingv1.PathTypeExact
+	}
+	return networkingv1.HTTPIngressPath{
+		Path:     path,
+		PathType: &pathType,
+		Backend: networkingv1.IngressBackend{
+			Service: &networkingv1.IngressServiceBackend{
+				Name: to.Service,
+				Port: networkingv1.ServiceBackendPort{Number: int32(to.Port)},
+			},
+		},
+	}
+}
+
+func newIngress(name string, paths []networkingv1.HTTPIngressPath, annotations map[string]string) *networkingv1.Ingress {
+	all := map[string]string{
+		// The services refuse bodies over 1 MiB with a 413 problem
+		// document; nginx's own limit sits above theirs so clients
+		// get that document rather than nginx's HTML page.
+		"nginx.ingress.kubernetes.io/proxy-body-size": "2m",
+	}
+	maps.Copy(all, annotations)
 	className := ClassName
 	return &networkingv1.Ingress{
 		TypeMeta: metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "Ingress"},
 		ObjectMeta: metav1.ObjectMeta{
-			Name:      Name,
+			Name:      name,
 			Namespace: Namespace,
 			Labels: map[string]string{
 				"app.kubernetes.io/name":    "travluk-ingress",
 				"app.kubernetes.io/part-of": "travluk",
 			},
-			Annotations: map[string]string{
-				// The services refuse bodies over 1 MiB with a 413 problem
-				// document; nginx's own limit sits above theirs so clients
-				// get that document rather than nginx's HTML page.
-				"nginx.ingress.kubernetes.io/proxy-body-size": "2m",
-			},
+			Annotations: all,
 		},
 		Spec: networkingv1.IngressSpec{
 			IngressClassName: &className,
@@ -81,18 +142,26 @@ func Ingress(routes []ingress.Route) (*networkingv1.Ingress, error) {
 				},
 			}},
 		},
-	}, nil
+	}
 }
 
-// Render returns the YAML of k8s/ingress.yaml for routes.
+// Render returns the YAML of k8s/ingress.yaml for routes: the Ingresses of
+// Ingresses, one document each.
 func Render(routes []ingress.Route) ([]byte, error) {
-	ing, err := Ingress(routes)
+	ings, err := Ingresses(routes)
 	if err != nil {
 		return nil, err
 	}
-	body, err := yaml.Marshal(document{TypeMeta: ing.TypeMeta, Metadata: ing.ObjectMeta, Spec: ing.Spec})
-	if err != nil {
-		return nil, fmt.Errorf("marshal ingress: %w", err)
+	out := []byte(header)
+	for i, ing := range ings {
+		body, err := yaml.Marshal(document{TypeMeta: ing.TypeMeta, Metadata: ing.ObjectMeta, Spec: ing.Spec})
+		if err != nil {
+			return nil, fmt.Errorf("marshal ingress %s: %w", ing.Name, err)
+		}
+		if i > 0 {
+			out = append(out, "---\n"...)
+		}
+		out = append(out, body...)
 	}
-	return append([]byte(header), body...), nil
+	return out, nil
 }

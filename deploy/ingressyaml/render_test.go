@@ -31,23 +31,43 @@ func TestRenderRoutesEveryPath(t *testing.T) {
 		{"/api/orders", "Prefix", "order", 9090},
 	}
 
+	wantCredentials := []path{
+		{"/api/customers/login", "Exact", "customer", 8080},
+		{"/api/customers/register", "Exact", "customer", 8080},
+		{"/api/customers/refresh", "Exact", "customer", 8080},
+	}
+
 	data, err := ingressyaml.Render(routes)
 	if err != nil {
 		t.Fatalf("Render: %v", err)
 	}
-	obj, err := manifest.Decode("rendered", data)
+	objs, err := manifest.DecodeAll("rendered", data)
 	if err != nil {
-		t.Fatalf("rendered Ingress does not decode strictly: %v\n%s", err, data)
+		t.Fatalf("rendered Ingresses do not decode strictly: %v\n%s", err, data)
 	}
-	ing := obj.Value.(*networkingv1.Ingress)
-	if got := ing.Spec.IngressClassName; got == nil || *got != "nginx" {
-		t.Errorf("ingressClassName = %v, want nginx", got)
+	if len(objs) != 2 {
+		t.Fatalf("rendered %d objects, want the main and the credentials Ingress", len(objs))
 	}
-	if ing.Namespace != "travluk" {
-		t.Errorf("namespace = %q, want travluk", ing.Namespace)
+	main, credentials := objs[0].Value.(*networkingv1.Ingress), objs[1].Value.(*networkingv1.Ingress)
+	for _, ing := range []*networkingv1.Ingress{main, credentials} {
+		if got := ing.Spec.IngressClassName; got == nil || *got != "nginx" {
+			t.Errorf("%s: ingressClassName = %v, want nginx", ing.Name, got)
+		}
+		if ing.Namespace != "travluk" {
+			t.Errorf("%s: namespace = %q, want travluk", ing.Name, ing.Namespace)
+		}
 	}
-	if diff := cmp.Diff(want, flatten(t, ing)); diff != "" {
+	if diff := cmp.Diff(want, flatten(t, main)); diff != "" {
 		t.Errorf("Ingress paths differ from the route table (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(wantCredentials, flatten(t, credentials)); diff != "" {
+		t.Errorf("credentials Ingress paths differ (-want +got):\n%s", diff)
+	}
+	if _, limited := main.Annotations["nginx.ingress.kubernetes.io/limit-rpm"]; limited {
+		t.Errorf("main Ingress is rate-limited; only the credential paths should be")
+	}
+	if got := credentials.Annotations["nginx.ingress.kubernetes.io/limit-rpm"]; got == "" {
+		t.Errorf("credentials Ingress has no limit-rpm annotation; login would not be rate-limited")
 	}
 }
 
@@ -67,6 +87,14 @@ func TestRenderRefusesIncompleteRoutes(t *testing.T) {
 				t.Fatalf("Render(%+v) error = %v, want one saying what is required", tt.route, err)
 			}
 		})
+	}
+}
+
+func TestRenderRefusesUnroutedCredentialPaths(t *testing.T) {
+	routes := []ingress.Route{{Prefix: "/api/products", Service: "product", Port: 8080}}
+	_, err := ingressyaml.Render(routes)
+	if err == nil || !strings.Contains(err.Error(), "/api/customers/login") {
+		t.Fatalf("Render without a customer route: error = %v, want one naming the unrouted login path", err)
 	}
 }
 
