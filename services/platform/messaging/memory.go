@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -108,6 +109,9 @@ func (b *MemoryBus) deliver(ctx context.Context, q *memoryQueue, body []byte) er
 		}
 		e, err := decodeEvent(body)
 		if err == nil {
+			if delivery == 0 {
+				b.metrics.consumeLag(name, e, time.Now())
+			}
 			err = handle(q.ctx, name, q.sub.Handler, e)
 		}
 		outcome := consumeAck
@@ -172,6 +176,10 @@ func (b *MemoryBus) Consume(ctx context.Context, subs ...Subscription) error {
 			return err
 		}
 		b.queues[s.Queue] = &memoryQueue{ctx: ctx, sub: s}
+	}
+	for _, s := range subs {
+		// The bus encodes every event itself: none arrives malformed.
+		b.metrics.consumedInit(s, false)
 	}
 	b.mu.Unlock()
 

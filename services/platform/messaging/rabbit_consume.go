@@ -48,6 +48,9 @@ func (r *Rabbit) Consume(ctx context.Context, subs ...Subscription) error {
 		}
 		subs = prefixed
 	}
+	for _, s := range subs {
+		r.metrics.consumedInit(s, true)
+	}
 	delay := r.o.ReconnectDelay
 	for {
 		established, err := r.consumeSession(ctx, subs)
@@ -202,14 +205,17 @@ func (r *Rabbit) declare(ch *amqp.Channel, sub Subscription) error {
 // to the queue after the retry delay.
 func (r *Rabbit) process(ctx context.Context, lost <-chan struct{}, sub Subscription, d amqp.Delivery) {
 	e, err := decodeEvent(d.Body)
+	previous := deliveryCount(d)
 	if err == nil {
+		if previous == 0 {
+			r.metrics.consumeLag(sub.Queue, e, time.Now())
+		}
 		err = handle(ctx, sub.Queue, sub.Handler, e)
 	}
 	eventType := e.Type
 	if eventType == "" {
 		eventType = malformedEventType
 	}
-	previous := deliveryCount(d)
 	log := r.logger.With("queue", sub.Queue, "type", eventType, "id", d.MessageId, "deliveries", previous+1)
 
 	var settle error

@@ -8,6 +8,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+// Stages of a relay failure, the stage label of outbox_errors_total.
+const (
+	stagePending = "pending" // reading the pending events
+	stagePublish = "publish"
+	stageRemove  = "remove" // removing a confirmed event
+)
+
+// errorStages are every stage, for the series that exist from the start.
+var errorStages = [...]string{stagePending, stagePublish, stageRemove}
+
 // metrics shows how the outbox keeps up. A nil *metrics records nothing.
 type metrics struct {
 	pending   prometheus.Gauge
@@ -22,7 +32,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	if reg == nil {
 		return nil
 	}
-	return &metrics{
+	m := &metrics{
 		pending: register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "outbox_pending",
 			Help: "Events waiting in outboxes at the relay's last full look (at most one batch).",
@@ -40,6 +50,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Relay failures, by stage (pending, publish, remove).",
 		}, []string{"stage"})),
 	}
+	// Every stage shows from the start at 0, so that the first failure is
+	// an increase rate() sees, not a new series it cannot.
+	for _, stage := range errorStages {
+		m.errors.WithLabelValues(stage)
+	}
+	return m
 }
 
 // observe records what a full look at the store found.

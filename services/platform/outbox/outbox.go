@@ -261,7 +261,7 @@ func (r *Relay) pass(ctx context.Context) (more bool, err error) {
 	}()
 	pending, err := r.store.Pending(ctx, r.o.Batch)
 	if err != nil {
-		r.metrics.errorInc("pending")
+		r.metrics.errorInc(stagePending)
 		return false, fmt.Errorf("outbox: read pending events: %w", err)
 	}
 	r.metrics.observe(pending, r.now())
@@ -338,7 +338,7 @@ func (r *Relay) relayOf(ctx context.Context, id string) (err error) {
 	}()
 	pending, err := r.aggregates.PendingOf(ctx, id)
 	if err != nil {
-		r.metrics.errorInc("pending")
+		r.metrics.errorInc(stagePending)
 		return fmt.Errorf("outbox: read pending events of %s: %w", id, err)
 	}
 	if len(pending) == 0 {
@@ -358,14 +358,14 @@ func (r *Relay) relayAggregate(ctx context.Context, events []Pending) (err error
 	}()
 	for _, p := range events {
 		if err := r.pub.Publish(ctx, p.Event); err != nil {
-			r.metrics.errorInc("publish")
+			r.metrics.errorInc(stagePublish)
 			return fmt.Errorf("outbox: publish %s of %s: %w", p.Event.ID, p.AggregateID, err)
 		}
 		r.metrics.publishedInc()
 		if err := r.store.Remove(ctx, p.AggregateID, p.Event.ID); err != nil {
 			// Published but still pending: it will be published again,
 			// which consumers tolerate.
-			r.metrics.errorInc("remove")
+			r.metrics.errorInc(stageRemove)
 			return fmt.Errorf("outbox: remove %s of %s: %w", p.Event.ID, p.AggregateID, err)
 		}
 	}
