@@ -1,25 +1,43 @@
 package deploy_test
 
 import (
+	"context"
 	"fmt"
+	"maps"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
 	"path"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"text/template"
 	"time"
 
 	"github.com/travluk/ecom/deploy/ingressyaml"
 	"github.com/travluk/ecom/deploy/manifest"
 	"github.com/travluk/ecom/dev/ingress"
+	"github.com/travluk/ecom/services/platform/httpserver"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
 	"helm.sh/helm/v3/pkg/chartutil"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
+	"sigs.k8s.io/yaml"
 )
 
 // chart is one service's Helm chart and what its rendering is held to.
@@ -35,6 +53,7 @@ type chart struct {
 	ciValues string
 	// kinds are what the chart must render with every value set, besides a
 	// ServiceAccount, which it renders unless told to use an existing one.
+	// The Pod is the `helm test` hook.
 	kinds []string
 	// required are the variables the service needs in a cluster besides those
 	// its configuration reads with Required.
@@ -65,7 +84,7 @@ var charts = []chart{
 		name:     "customer",
 		sources:  []string{"../services/customer", "../services/platform"},
 		ciValues: "testdata/customer-ci-values.yaml",
-		kinds:    []string{"ConfigMap", "Deployment", "PodDisruptionBudget", "Service", "VerticalPodAutoscaler"},
+		kinds:    []string{"ConfigMap", "Deployment", "Pod", "PodDisruptionBudget", "Service", "VerticalPodAutoscaler"},
 		// JWT_SIGNING_KEY_FILE is how a cluster gives every replica the same
 		// signing key instead of one generated per pod.
 		required:   []string{"MONGODB_URI", "REDIS_URL", "JWT_SIGNING_KEY_FILE"},
@@ -85,13 +104,14 @@ var charts = []chart{
 			{"deprecated VPA mode Auto", "vpa:\n  updateMode: Auto", "updateMode"},
 			{"TTL that is no Go duration", "config:\n  accessTokenTTL: 15 minutes", "accessTokenTTL"},
 			{"secret name with capitals", "signingKey:\n  existingSecret: JWT", "existingSecret"},
+			{"an HPA setting on the VPA chart", "autoscaling:\n  targetRequestsPerSecond: 50", "autoscaling"},
 		},
 	},
 	{
 		name:     "product",
 		sources:  []string{"../services/product", "../services/platform"},
 		ciValues: "testdata/product-ci-values.yaml",
-		kinds:    []string{"ConfigMap", "Deployment", "HorizontalPodAutoscaler", "PodDisruptionBudget", "Service"},
+		kinds:    []string{"ConfigMap", "Deployment", "HorizontalPodAutoscaler", "Pod", "PodDisruptionBudget", "Service"},
 		// AMQP_URL is optional to the service (without it, an in-process
 		// broker for `make run`), but in a cluster the buy's events must reach
 		// the order service's pods.
@@ -111,6 +131,9 @@ var charts = []chart{
 			{"misspelt HPA behavior", "autoscaling:\n  behaviour: {}", "behaviour"},
 			{"a single replica", "autoscaling:\n  minReplicas: 1", "minReplicas"},
 			{"CPU target of 0%", "autoscaling:\n  targetCPUUtilizationPercentage: 0", "targetCPUUtilizationPercentage"},
+			{"misspelt requests-per-second target", "autoscaling:\n  targetRequestPerSecond: 50", "targetRequestPerSecond"},
+			{"negative requests-per-second target", "autoscaling:\n  targetRequestsPerSecond: -5", "targetRequestsPerSecond"},
+			{"requests-per-second target as a word", "autoscaling:\n  targetRequestsPerSecond: fifty", "targetRequestsPerSecond"},
 			{"no CPU request for the HPA to measure against", "resources:\n  requests:\n    cpu: null", "cpu"},
 			{"both PDB bounds", "pdb:\n  minAvailable: 1", "maxUnavailable"},
 			{"no PDB bound", "pdb:\n  maxUnavailable: null", "maxUnavailable"},
@@ -120,7 +143,7 @@ var charts = []chart{
 		name:     "order",
 		sources:  []string{"../services/order", "../services/platform"},
 		ciValues: "testdata/order-ci-values.yaml",
-		kinds:    []string{"ConfigMap", "Deployment", "HorizontalPodAutoscaler", "PodDisruptionBudget", "Service"},
+		kinds:    []string{"ConfigMap", "Deployment", "HorizontalPodAutoscaler", "Pod", "PodDisruptionBudget", "Service"},
 		// AMQP_URL as for product: every order pod consumes the product
 		// service's events from the one broker.
 		required:   []string{"MONGODB_URI", "REDIS_URL", "JWKS_URL", "AMQP_URL"},
@@ -134,6 +157,7 @@ var charts = []chart{
 			{"a product setting", "config:\n  productCacheTTL: 10m", "productCacheTTL"},
 			{"no AMQP_URL key", "secrets:\n  amqpUrlKey: null", "amqpUrlKey"},
 			{"misspelt HPA setting", "autoscaling:\n  maxReplica: 5", "maxReplica"},
+			{"misspelt requests-per-second target", "autoscaling:\n  targetRequestPerSecond: 50", "targetRequestPerSecond"},
 			{"a single replica", "autoscaling:\n  minReplicas: 1", "minReplicas"},
 			{"no CPU request for the HPA to measure against", "resources:\n  requests:\n    cpu: null", "cpu"},
 			{"both PDB bounds", "pdb:\n  minAvailable: 1", "maxUnavailable"},
@@ -151,6 +175,12 @@ var commonBadValues = []badValue{
 	{"port as a string", "port: \"8080\"", "port"},
 	{"quantity that is no quantity", "resources:\n  requests:\n    memory: lots", "memory"},
 	{"PDB bound that is no number or percentage", "pdb:\n  maxUnavailable: one", "maxUnavailable"},
+	{"misspelt test image", "tests:\n  imagee:\n    repository: busybox", "imagee"},
+	{"misspelt test image tag", "tests:\n  image:\n    tga: \"1.0\"", "tga"},
+	{"test image tag latest", "tests:\n  image:\n    tag: latest", "tag"},
+	{"test switch as a string", "tests:\n  enabled: \"yes\"", "enabled"},
+	{"test pod without a memory limit", "tests:\n  resources:\n    limits:\n      memory: null", "memory"},
+	{"misspelt test resources", "tests:\n  resource: {}", "resource"},
 }
 
 // valueCases are the value sets every check runs against: the chart's own
@@ -181,6 +211,7 @@ type rendered struct {
 	pdb            *policyv1.PodDisruptionBudget
 	vpa            *vpav1.VerticalPodAutoscaler           // nil unless the chart scales vertically
 	hpa            *autoscalingv2.HorizontalPodAutoscaler // nil unless the chart scales horizontally
+	testPod        *corev1.Pod                            // the `helm test` hook; nil with tests.enabled false
 }
 
 // commonChecks hold for every service's chart.
@@ -196,6 +227,7 @@ var commonChecks = []chartCheck{
 	{"resources requested and bounded", checkResources},
 	{"disruption budget keeps one pod and frees one", checkDisruptionBudget},
 	{"recommended labels", checkLabels},
+	{"helm test hook GETs /readyz through the Service", checkTestHook},
 }
 
 func TestCharts(t *testing.T) {
@@ -382,11 +414,30 @@ func render(t *testing.T, c chart, values map[string]any) []manifest.Object {
 	if err != nil {
 		t.Fatalf("render %s: %v", c.dir(), err)
 	}
+	refuseSecrets(t, templates)
 	objs, err := manifest.DecodeTemplates(templates)
 	if err != nil {
 		t.Fatalf("the rendered chart does not decode strictly into the Kubernetes types:\n%v", err)
 	}
 	return objs
+}
+
+// refuseSecrets fails t for every Secret among templates: a chart holds no
+// credential, it references the Secrets named by its existingSecret values.
+// It runs before strict decoding, which knows no Secret and would not say why.
+func refuseSecrets(t *testing.T, templates []manifest.Template) {
+	t.Helper()
+	for _, tmpl := range templates {
+		for _, doc := range manifest.Split([]byte(tmpl.Content)) {
+			var tm metav1.TypeMeta
+			if err := yaml.Unmarshal(doc, &tm); err != nil {
+				continue // strict decoding reports it
+			}
+			if tm.Kind == "Secret" {
+				t.Errorf("%s renders a Secret; credentials must come only from the existing Secrets the values name", tmpl.Name)
+			}
+		}
+	}
 }
 
 func collect(t *testing.T, c chart, objs []manifest.Object) rendered {
@@ -423,6 +474,8 @@ func collectKinds(t *testing.T, c chart, objs []manifest.Object, kinds []string)
 			r.vpa = v
 		case *autoscalingv2.HorizontalPodAutoscaler:
 			r.hpa = v
+		case *corev1.Pod:
+			r.testPod = v
 		default:
 			t.Fatalf("%s: the checks know no %s", o.Source, o.GVK.Kind)
 		}
@@ -653,9 +706,24 @@ func checkSecurityContext(t *testing.T, r rendered) {
 			t.Errorf("pod runs as ServiceAccount %q, the chart renders %q", pod.ServiceAccountName, sa.Name)
 		}
 	}
-	psc, sc := pod.SecurityContext, r.container.SecurityContext
+	for _, p := range securityContextProblems(pod.SecurityContext, r.container.SecurityContext) {
+		t.Errorf("security context: want %s", p)
+	}
+	for _, m := range r.container.VolumeMounts {
+		vol := podVolume(r, m.Name)
+		if m.ReadOnly || (vol != nil && vol.EmptyDir != nil && m.MountPath == "/tmp") {
+			continue
+		}
+		t.Errorf("volume %s is writable at %s; only an emptyDir at /tmp may be", m.Name, m.MountPath)
+	}
+}
+
+// securityContextProblems says what a pod and its container lack of the
+// restricted Pod Security Standard and of what the charts add to it (a fixed
+// non-root user, a read-only root filesystem).
+func securityContextProblems(psc *corev1.PodSecurityContext, sc *corev1.SecurityContext) []string {
 	if psc == nil || sc == nil {
-		t.Fatalf("pod and container both need a securityContext")
+		return []string{"a securityContext on both pod and container"}
 	}
 	checks := []struct {
 		what string
@@ -672,18 +740,13 @@ func checkSecurityContext(t *testing.T, r rendered) {
 		{"capabilities drop ALL, add none", sc.Capabilities != nil && slices.Contains(sc.Capabilities.Drop, "ALL") && len(sc.Capabilities.Add) == 0},
 		{"container seccompProfile RuntimeDefault", sc.SeccompProfile != nil && sc.SeccompProfile.Type == corev1.SeccompProfileTypeRuntimeDefault},
 	}
+	var problems []string
 	for _, ch := range checks {
 		if !ch.ok {
-			t.Errorf("security context: want %s", ch.what)
+			problems = append(problems, ch.what)
 		}
 	}
-	for _, m := range r.container.VolumeMounts {
-		vol := podVolume(r, m.Name)
-		if m.ReadOnly || (vol != nil && vol.EmptyDir != nil && m.MountPath == "/tmp") {
-			continue
-		}
-		t.Errorf("volume %s is writable at %s; only an emptyDir at /tmp may be", m.Name, m.MountPath)
-	}
+	return problems
 }
 
 func isTrue(b *bool) bool { return b != nil && *b }
@@ -705,6 +768,23 @@ func checkSelectors(t *testing.T, r rendered) {
 			t.Errorf("topologySpreadConstraints[%d] (%s) does not select the pods: %v", i, tsc.TopologyKey, tsc.LabelSelector)
 		}
 	}
+	if p := r.testPod; p != nil {
+		selectors := map[string]map[string]string{
+			"Deployment":          r.deployment.Spec.Selector.MatchLabels,
+			"Service":             r.service.Spec.Selector,
+			"PodDisruptionBudget": r.pdb.Spec.Selector.MatchLabels,
+		}
+		for i, tsc := range r.deployment.Spec.Template.Spec.TopologySpreadConstraints {
+			if tsc.LabelSelector != nil {
+				selectors[fmt.Sprintf("topologySpreadConstraints[%d]", i)] = tsc.LabelSelector.MatchLabels
+			}
+		}
+		for _, what := range sortedKeys(selectors) {
+			if sel := selectors[what]; len(sel) > 0 && subset(sel, p.Labels) {
+				t.Errorf("%s selector %v also selects the helm test pod %s (labels %v): it would count a curl as a replica", what, sel, p.Name, p.Labels)
+			}
+		}
+	}
 	for _, o := range r.all {
 		if ns := o.Value.(metav1.Object).GetNamespace(); ns != r.chart.release().Namespace {
 			t.Errorf("%s %s is in namespace %q, want the release namespace %q", o.GVK.Kind, o.Name, ns, r.chart.release().Namespace)
@@ -722,7 +802,15 @@ func subset(sub, of map[string]string) bool {
 }
 
 func checkResources(t *testing.T, r rendered) {
-	res := r.container.Resources
+	for _, p := range resourceProblems(r.container.Resources) {
+		t.Errorf("container %s", p)
+	}
+}
+
+// resourceProblems says what a container's resources lack: a CPU and memory
+// request, a memory limit, and no limit below its request.
+func resourceProblems(res corev1.ResourceRequirements) []string {
+	var problems []string
 	for _, need := range []struct {
 		what string
 		list corev1.ResourceList
@@ -733,15 +821,16 @@ func checkResources(t *testing.T, r rendered) {
 		{"limits", res.Limits, corev1.ResourceMemory},
 	} {
 		if q, ok := need.list[need.name]; !ok || q.IsZero() {
-			t.Errorf("container sets no %s.%s", need.what, need.name)
+			problems = append(problems, fmt.Sprintf("sets no %s.%s", need.what, need.name))
 		}
 	}
 	for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
 		if lim, ok := res.Limits[name]; ok && lim.Cmp(res.Requests[name]) < 0 {
 			req := res.Requests[name]
-			t.Errorf("%s limit %s is below the request %s", name, lim.String(), req.String())
+			problems = append(problems, fmt.Sprintf("has a %s limit %s below the request %s", name, lim.String(), req.String()))
 		}
 	}
+	return problems
 }
 
 // minPods is the fewest pods the Deployment runs: its replicas, or with an
@@ -843,8 +932,17 @@ func checkHorizontalScaling(t *testing.T, r rendered) {
 	}
 	var cpu *autoscalingv2.MetricTarget
 	for _, m := range spec.Metrics {
-		if m.Type == autoscalingv2.ResourceMetricSourceType && m.Resource != nil && m.Resource.Name == corev1.ResourceCPU {
+		switch {
+		case m.Type == autoscalingv2.ResourceMetricSourceType && m.Resource != nil && m.Resource.Name == corev1.ResourceCPU:
 			cpu = &m.Resource.Target
+		case m.Type == autoscalingv2.PodsMetricSourceType && m.Pods != nil:
+			// A per-pod custom metric (requests per second): averaged over
+			// the pods, so a target per pod.
+			if tg := m.Pods.Target; tg.Type != autoscalingv2.AverageValueMetricType || tg.AverageValue == nil || tg.AverageValue.Sign() <= 0 {
+				t.Errorf("HPA Pods metric %s target %+v: want type AverageValue with a positive averageValue", m.Pods.Metric.Name, tg)
+			}
+		default:
+			t.Errorf("HPA metric %+v: the charts scale on cpu and on the adapter's per-pod metric only", m)
 		}
 	}
 	switch {
@@ -902,17 +1000,444 @@ func (c chart) envReads(t *testing.T) envReads {
 	return reads
 }
 
+// checkLabels holds every object the chart renders, and the Deployment's pod
+// template, to the recommended labels with the values Helm users expect: the
+// chart's name and version, the release, the version of the image the pods
+// run, and the component ("test" for the `helm test` hook, "api" for the rest).
 func checkLabels(t *testing.T, r rendered) {
-	want := []string{
-		"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/version",
-		"app.kubernetes.io/managed-by", "app.kubernetes.io/part-of", "helm.sh/chart",
+	meta, err := chartutil.LoadChartfile(filepath.Join(r.chart.dir(), "Chart.yaml"))
+	if err != nil {
+		t.Fatalf("read Chart.yaml: %v", err)
 	}
+	image := r.container.Image
+	common := map[string]string{
+		"app.kubernetes.io/name":       r.chart.name,
+		"app.kubernetes.io/instance":   r.chart.release().Name,
+		"app.kubernetes.io/version":    image[strings.LastIndex(image, ":")+1:],
+		"app.kubernetes.io/part-of":    "travluk",
+		"app.kubernetes.io/managed-by": "Helm",
+		"helm.sh/chart":                meta.Name + "-" + meta.Version,
+	}
+	type labelled struct {
+		what, component string
+		labels          map[string]string
+	}
+	objs := []labelled{{"pod template of Deployment " + r.deployment.Name, "api", r.deployment.Spec.Template.Labels}}
 	for _, o := range r.all {
-		labels := o.Value.(metav1.Object).GetLabels()
-		for _, l := range want {
-			if labels[l] == "" {
-				t.Errorf("%s %s has no %s label", o.GVK.Kind, o.Name, l)
+		component := "api"
+		if o.Value == any(r.testPod) {
+			component = "test"
+		}
+		objs = append(objs, labelled{o.GVK.Kind + " " + o.Name, component, o.Value.(metav1.Object).GetLabels()})
+	}
+	for _, o := range objs {
+		want := maps.Clone(common)
+		want["app.kubernetes.io/component"] = o.component
+		for _, l := range sortedKeys(want) {
+			if got, ok := o.labels[l]; !ok {
+				t.Errorf("%s has no %s label (want %q)", o.what, l, want[l])
+			} else if got != want[l] {
+				t.Errorf("%s has label %s=%q, want %q", o.what, l, got, want[l])
 			}
 		}
 	}
+}
+
+// checkTestHook holds the `helm test` hook: a Pod Helm runs only on `helm
+// test`, that GETs /readyz through the chart's own Service, fails on any
+// answer but 2xx, and is as locked down as the service's own pods.
+func checkTestHook(t *testing.T, r rendered) {
+	pod := r.testPod
+	if pod == nil {
+		t.Fatalf("chart renders no helm test hook pod")
+	}
+	if got := pod.Annotations["helm.sh/hook"]; got != "test" {
+		t.Errorf("pod %s has annotation helm.sh/hook=%q, want \"test\": without it helm install would run it as part of the release", pod.Name, got)
+	}
+	if policy := strings.Split(pod.Annotations["helm.sh/hook-delete-policy"], ","); !slices.Contains(policy, "before-hook-creation") {
+		t.Errorf("pod %s has hook-delete-policy %v, want before-hook-creation: a second helm test would fail on the pod the first left", pod.Name, policy)
+	}
+	if pod.Spec.RestartPolicy != corev1.RestartPolicyNever {
+		t.Errorf("restartPolicy = %q, want Never: a failing check must end the test, not restart it", pod.Spec.RestartPolicy)
+	}
+	if len(pod.Spec.Containers) != 1 || len(pod.Spec.InitContainers) != 0 {
+		t.Fatalf("test pod has containers %v and init containers %v, want exactly one container", containerNames(pod.Spec.Containers), containerNames(pod.Spec.InitContainers))
+	}
+	c := pod.Spec.Containers[0]
+	checkReadyzRequest(t, r, slices.Concat(c.Command, c.Args))
+	if c.Image == r.container.Image {
+		t.Errorf("test pod runs the service's image %s, which has no shell and no HTTP client", c.Image)
+	}
+	if i := strings.LastIndex(c.Image, ":"); i < 0 || strings.Contains(c.Image[i:], "/") || c.Image[i+1:] == "latest" {
+		t.Errorf("test image %q has no pinned tag", c.Image)
+	}
+	if pod.Spec.AutomountServiceAccountToken == nil || *pod.Spec.AutomountServiceAccountToken {
+		t.Errorf("test pod automountServiceAccountToken must be false: it does not talk to the Kubernetes API")
+	}
+	for _, p := range securityContextProblems(pod.Spec.SecurityContext, c.SecurityContext) {
+		t.Errorf("test pod security context: want %s", p)
+	}
+	for _, p := range resourceProblems(c.Resources) {
+		t.Errorf("test container %s", p)
+	}
+	if len(c.Env) > 0 || len(c.EnvFrom) > 0 || len(pod.Spec.Volumes) > 0 {
+		t.Errorf("test pod takes env %v, envFrom %v, volumes %v; a GET of /readyz needs no credential", c.Env, c.EnvFrom, pod.Spec.Volumes)
+	}
+}
+
+// httpClients are the commands a test hook may GET with, and the flags that
+// make each one exit non-zero on an answer that is not 2xx, and bound its wait.
+var httpClients = map[string]struct{ fail, timeout []string }{
+	"curl": {fail: []string{"--fail", "-f", "--fail-with-body"}, timeout: []string{"--max-time", "-m"}},
+}
+
+// checkReadyzRequest proves argv requests http://<the chart's Service>:<its
+// port>/readyz with a client that fails on a non-2xx answer.
+func checkReadyzRequest(t *testing.T, r rendered, argv []string) {
+	t.Helper()
+	if len(argv) == 0 {
+		t.Fatalf("test container runs its image's default command; name the request")
+	}
+	client, ok := httpClients[path.Base(argv[0])]
+	if !ok {
+		t.Fatalf("test container runs %q, want one of %v", argv[0], sortedKeys(httpClients))
+	}
+	for _, need := range []struct {
+		what  string
+		flags []string
+	}{{"fail on a non-2xx answer", client.fail}, {"bound its wait", client.timeout}} {
+		if !hasFlag(argv, need.flags) {
+			t.Errorf("test command %v does not %s (want one of %v)", argv, need.what, need.flags)
+		}
+	}
+	urls := slices.DeleteFunc(slices.Clone(argv), func(a string) bool { return !strings.Contains(a, "://") })
+	if len(urls) != 1 {
+		t.Fatalf("test command %v requests %d URLs, want exactly one", argv, len(urls))
+	}
+	u, err := url.Parse(urls[0])
+	if err != nil {
+		t.Fatalf("test URL %q: %v", urls[0], err)
+	}
+	svc := r.service
+	hosts := []string{svc.Name, svc.Name + "." + svc.Namespace, svc.Name + "." + svc.Namespace + ".svc", svc.Name + "." + svc.Namespace + ".svc.cluster.local"}
+	if !slices.Contains(hosts, u.Hostname()) {
+		t.Errorf("test GETs %s, whose host %q is not the chart's Service (one of %v)", u, u.Hostname(), hosts)
+	}
+	if want := fmt.Sprint(svc.Spec.Ports[0].Port); u.Port() != want {
+		t.Errorf("test GETs %s on port %q, want the Service's port %s", u, u.Port(), want)
+	}
+	if u.Scheme != "http" || u.Path != "/readyz" || u.RawQuery != "" {
+		t.Errorf("test GETs %s, want http://%s:%d/readyz", u, u.Hostname(), svc.Spec.Ports[0].Port)
+	}
+}
+
+// hasFlag reports whether argv holds one of flags, alone or as flag=value.
+func hasFlag(argv, flags []string) bool {
+	return slices.ContainsFunc(argv, func(a string) bool {
+		name, _, _ := strings.Cut(a, "=")
+		return slices.Contains(flags, name)
+	})
+}
+
+// TestChartTestHookValues covers what the value sets of TestCharts leave out:
+// tests switched off render no hook.
+func TestChartTestHookValues(t *testing.T) {
+	for _, c := range charts {
+		t.Run(c.name+"/tests off", func(t *testing.T) {
+			objs := render(t, c, readValues(t, "tests:\n  enabled: false"))
+			for _, o := range objs {
+				if o.GVK.Kind == "Pod" {
+					t.Fatalf("%s: rendered a test pod with tests.enabled false", o.Source)
+				}
+			}
+			collectKinds(t, c, objs, slices.DeleteFunc(slices.Clone(c.kinds), func(k string) bool { return k == "Pod" }))
+		})
+	}
+}
+
+// adapterValuesFile holds the Helm values of the prometheus-community
+// prometheus-adapter chart that serve the HPAs' requests-per-second metric.
+const adapterValuesFile = "prometheus-adapter-values.yaml"
+
+// adapterValues is the part of the prometheus-adapter chart's values the file
+// sets; decoding strictly into it catches a misspelt key. The rule fields are
+// those of the adapter's discovery rules (docs/config.md of
+// kubernetes-sigs/prometheus-adapter).
+type adapterValues struct {
+	Prometheus struct {
+		URL  string `json:"url"`
+		Port int    `json:"port"`
+	} `json:"prometheus"`
+	Rules struct {
+		Default bool          `json:"default"`
+		Custom  []adapterRule `json:"custom"`
+	} `json:"rules"`
+}
+
+type adapterRule struct {
+	SeriesQuery string `json:"seriesQuery"`
+	Resources   struct {
+		Overrides map[string]struct {
+			Group    string `json:"group,omitempty"`
+			Resource string `json:"resource"`
+		} `json:"overrides"`
+	} `json:"resources"`
+	Name struct {
+		Matches string `json:"matches"`
+		As      string `json:"as"`
+	} `json:"name"`
+	MetricsQuery string `json:"metricsQuery"`
+}
+
+func readAdapterValues(t *testing.T) adapterValues {
+	t.Helper()
+	data, err := os.ReadFile(adapterValuesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v adapterValues
+	if err := manifest.DecodeStrict(data, &v); err != nil {
+		t.Fatalf("%s does not decode strictly into the adapter's values: %v", adapterValuesFile, err)
+	}
+	return v
+}
+
+// podsMetrics are the per-pod custom metrics an HPA scales on, with their
+// target average values.
+func podsMetrics(hpa *autoscalingv2.HorizontalPodAutoscaler) map[string]resource.Quantity {
+	out := map[string]resource.Quantity{}
+	for _, m := range hpa.Spec.Metrics {
+		if m.Type == autoscalingv2.PodsMetricSourceType && m.Pods != nil && m.Pods.Target.AverageValue != nil {
+			out[m.Pods.Metric.Name] = *m.Pods.Target.AverageValue
+		}
+	}
+	return out
+}
+
+// TestRequestsPerSecondScaling covers autoscaling.targetRequestsPerSecond:
+// off by default and at 0 (the adapter may be absent), and otherwise a Pods
+// metric beside CPU named as the adapter rule serves it.
+func TestRequestsPerSecondScaling(t *testing.T) {
+	served := map[string]bool{}
+	for _, rule := range readAdapterValues(t).Rules.Custom {
+		served[rule.Name.As] = true
+	}
+	tests := []struct {
+		name   string
+		values string
+		want   string // the target average value; "" for no metric
+	}{
+		{"default values", "", ""},
+		{"0 turns it off", "autoscaling:\n  targetRequestsPerSecond: 0", ""},
+		{"whole requests", "autoscaling:\n  targetRequestsPerSecond: 40", "40"},
+		{"fraction of a request", "autoscaling:\n  targetRequestsPerSecond: 2.5", "2500m"},
+	}
+	for _, c := range charts {
+		if !c.scales("HorizontalPodAutoscaler") {
+			continue
+		}
+		for _, tt := range tests {
+			t.Run(c.name+"/"+tt.name, func(t *testing.T) {
+				r := collect(t, c, render(t, c, readValues(t, tt.values)))
+				checkHorizontalScaling(t, r)
+				got := podsMetrics(r.hpa)
+				if tt.want == "" {
+					if len(got) > 0 {
+						t.Errorf("HPA scales on %v; with no requests-per-second target it must ask for no custom metric, which a cluster without the adapter lacks", sortedKeys(got))
+					}
+					return
+				}
+				if len(got) != 1 {
+					t.Fatalf("HPA Pods metrics %v, want exactly one", sortedKeys(got))
+				}
+				for name, q := range got {
+					if !served[name] {
+						t.Errorf("HPA asks for custom metric %q, which no rule of %s serves (it serves %v)", name, adapterValuesFile, sortedKeys(served))
+					}
+					if want := resource.MustParse(tt.want); q.Cmp(want) != 0 {
+						t.Errorf("HPA %s target averageValue = %s, want %s", name, q.String(), want.String())
+					}
+				}
+			})
+		}
+	}
+}
+
+// adapterQueryArgs are what the adapter fills a rule's metricsQuery template
+// with (pkg/naming of prometheus-adapter), here as it would for a Pods metric
+// of product pods.
+type adapterQueryArgs struct {
+	Series            string
+	LabelMatchers     string
+	LabelValuesByName map[string]string
+	GroupBy           string
+	GroupBySlice      []string
+}
+
+// TestPrometheusAdapterServesTheHPAMetric proves the adapter rule in
+// adapterValuesFile serves the custom metric the product and order HPAs ask
+// for with their CI values: named as they ask, per pod, as the 2-minute rate
+// of a counter the services' HTTP server really exports.
+func TestPrometheusAdapterServesTheHPAMetric(t *testing.T) {
+	v := readAdapterValues(t)
+	asked := map[string][]string{} // metric -> charts whose HPA asks for it
+	for _, c := range charts {
+		if !c.scales("HorizontalPodAutoscaler") {
+			continue
+		}
+		r := collect(t, c, renderFile(t, c, c.ciValues))
+		for name := range podsMetrics(r.hpa) {
+			asked[name] = append(asked[name], c.name)
+		}
+	}
+	if len(asked) == 0 {
+		t.Fatalf("no chart's CI values switch on autoscaling.targetRequestsPerSecond; CI would not render the HPAs' custom metric")
+	}
+	exported := exportedMetrics(t)
+	p := parser.NewParser(parser.Options{})
+	for _, name := range sortedKeys(asked) {
+		t.Run(name, func(t *testing.T) {
+			i := slices.IndexFunc(v.Rules.Custom, func(r adapterRule) bool { return r.Name.As == name })
+			if i < 0 {
+				t.Fatalf("the HPAs of %v ask for %q, which no rule of %s serves (name.as)", asked[name], name, adapterValuesFile)
+			}
+			rule := v.Rules.Custom[i]
+			matchers, err := p.ParseMetricSelector(rule.SeriesQuery)
+			if err != nil {
+				t.Fatalf("seriesQuery %q: %v", rule.SeriesQuery, err)
+			}
+			var series string
+			for _, m := range matchers {
+				if m.Name == "__name__" && m.Type == labels.MatchEqual {
+					series = m.Value
+				}
+			}
+			if typ, ok := exported[series]; !ok {
+				t.Errorf("seriesQuery %q selects %q, which the services do not export (they export: %s)", rule.SeriesQuery, series, strings.Join(sortedKeys(exported), ", "))
+			} else if typ != dto.MetricType_COUNTER {
+				t.Errorf("%s is a %s; the rule takes its rate, which needs a counter", series, typ)
+			}
+			if re, err := regexp.Compile(rule.Name.Matches); err != nil || !re.MatchString(series) {
+				t.Errorf("name.matches %q does not match %q (err %v): the adapter would not serve it as %q", rule.Name.Matches, series, err, name)
+			}
+			for _, l := range []string{"namespace", "pod"} {
+				if o := rule.Resources.Overrides[l]; o.Resource != l || o.Group != "" {
+					t.Errorf("resources.overrides[%s] = %+v, want {resource: %s}: an HPA's Pods metric is looked up by namespace and pod", l, o, l)
+				}
+			}
+			checkMetricsQuery(t, p, rule.MetricsQuery, series)
+		})
+	}
+}
+
+// checkMetricsQuery proves query, filled in as the adapter fills it, is the
+// per-pod sum of the 2-minute rate of series.
+func checkMetricsQuery(t *testing.T, p parser.Parser, query, series string) {
+	t.Helper()
+	tmpl, err := template.New("metricsQuery").Delims("<<", ">>").Option("missingkey=error").Parse(query)
+	if err != nil {
+		t.Fatalf("metricsQuery %q: %v", query, err)
+	}
+	var filled strings.Builder
+	args := adapterQueryArgs{
+		Series:            series,
+		LabelMatchers:     `namespace="travluk",pod=~"product-a|product-b"`,
+		LabelValuesByName: map[string]string{"namespace": "travluk", "pod": "product-a|product-b"},
+		GroupBy:           "pod",
+		GroupBySlice:      []string{"pod"},
+	}
+	if err := tmpl.Execute(&filled, args); err != nil {
+		t.Fatalf("metricsQuery %q: %v", query, err)
+	}
+	expr, err := p.ParseExpr(filled.String())
+	if err != nil {
+		t.Fatalf("metricsQuery, filled in, is no PromQL: %q: %v", filled.String(), err)
+	}
+	var summedByPod, rated bool
+	parser.Inspect(expr, func(n parser.Node, _ []parser.Node) error {
+		switch n := n.(type) {
+		case *parser.AggregateExpr:
+			summedByPod = summedByPod || (n.Op == parser.SUM && !n.Without && slices.Equal(n.Grouping, args.GroupBySlice))
+		case *parser.Call:
+			if n.Func.Name != "rate" || len(n.Args) != 1 {
+				return nil
+			}
+			ms, ok := n.Args[0].(*parser.MatrixSelector)
+			if !ok {
+				return nil
+			}
+			vs, _ := ms.VectorSelector.(*parser.VectorSelector)
+			if vs == nil || vs.Name != series || ms.Range != 2*time.Minute {
+				t.Errorf("metricsQuery takes %s; want rate(%s{<<.LabelMatchers>>}[2m])", n, series)
+				return nil
+			}
+			for _, want := range []string{"namespace", "pod"} {
+				if !slices.ContainsFunc(vs.LabelMatchers, func(m *labels.Matcher) bool { return m.Name == want }) {
+					t.Errorf("metricsQuery selects %s without the %s matcher the adapter passes in <<.LabelMatchers>>: it would count every pod", vs, want)
+				}
+			}
+			rated = true
+		}
+		return nil
+	})
+	if !rated {
+		t.Errorf("metricsQuery %q takes no rate() of %s", filled.String(), series)
+	}
+	if !summedByPod {
+		t.Errorf("metricsQuery %q is no sum by (<<.GroupBy>>): the adapter needs one value per pod", filled.String())
+	}
+}
+
+// exportedMetrics runs the HTTP server every service runs
+// (services/platform/httpserver), sends it one request, and scrapes its
+// /metrics: the metric families a service exports once it has served.
+func exportedMetrics(t *testing.T) map[string]dto.MetricType {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	listening := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- httpserver.Run(ctx, httpserver.Options{
+			Addr:     "127.0.0.1:0",
+			Handler:  http.NotFoundHandler(),
+			OnListen: func(a net.Addr) { listening <- a },
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("httpserver.Run: %v", err)
+		}
+	})
+	var base string
+	select {
+	case a := <-listening:
+		base = "http://" + a.String()
+	case err := <-done:
+		t.Fatalf("httpserver.Run: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatalf("httpserver.Run did not listen within 10s")
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	get := func(path string) *http.Response {
+		resp, err := client.Get(base + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		return resp
+	}
+	resp := get("/api/anything")
+	resp.Body.Close()
+	resp = get("/metrics")
+	defer resp.Body.Close()
+	text := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := text.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("GET /metrics: %v", err)
+	}
+	out := map[string]dto.MetricType{}
+	for name, f := range families {
+		out[name] = f.GetType()
+	}
+	return out
 }

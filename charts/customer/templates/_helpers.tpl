@@ -31,23 +31,44 @@ The helm.sh/chart label value.
 {{- end }}
 
 {{/*
-Labels on every resource.
+Labels on every resource of the service: the common labels and its component.
 */}}
 {{- define "customer.labels" -}}
-helm.sh/chart: {{ include "customer.chart" . }}
-{{ include "customer.selectorLabels" . }}
-app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | quote }}
+{{ include "customer.commonLabels" . }}
 app.kubernetes.io/component: api
+{{- end }}
+
+{{/*
+Labels on the `helm test` hook pod: the common labels and component "test",
+so that no selector of the service (Service, PodDisruptionBudget, topology
+spread) counts it as one of the service's pods.
+*/}}
+{{- define "customer.testLabels" -}}
+{{ include "customer.commonLabels" . }}
+app.kubernetes.io/component: test
+{{- end }}
+
+{{/*
+The app.kubernetes.io labels every object of the release carries, but its component.
+*/}}
+{{- define "customer.commonLabels" -}}
+helm.sh/chart: {{ include "customer.chart" . }}
+app.kubernetes.io/name: {{ include "customer.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | quote }}
 app.kubernetes.io/part-of: travluk
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
 {{/*
-Labels that select the pods; they never change across upgrades.
+Labels that select the service's pods; they never change across upgrades
+(a Deployment's selector is immutable). The component keeps the test hook pod
+out of every selector.
 */}}
 {{- define "customer.selectorLabels" -}}
 app.kubernetes.io/name: {{ include "customer.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: api
 {{- end }}
 
 {{/*
@@ -66,4 +87,11 @@ The container image reference.
 */}}
 {{- define "customer.image" -}}
 {{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+
+{{/*
+The image the `helm test` hook runs.
+*/}}
+{{- define "customer.testImage" -}}
+{{- printf "%s:%s" .Values.tests.image.repository .Values.tests.image.tag }}
 {{- end }}
