@@ -5,7 +5,7 @@ GO       ?= go
 STATICCHECK_VERSION := v0.8.2
 
 .DEFAULT_GOAL := help
-.PHONY: help run seed stores test bench vet lint fmt render
+.PHONY: help run seed stores test bench vet lint fmt render images
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -37,3 +37,7 @@ fmt: ## format every Go file
 
 render: ## re-render k8s/ingress.yaml from the route table in dev/ingress
 	cd deploy && $(GO) run ./cmd/render-ingress -o ../k8s/ingress.yaml
+
+images: VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+images: ## build the three service images with buildah, no Docker daemon (travluk/<service>:VERSION; prints sizes)
+	@for s in customer product order; do GO=$(GO) VERSION=$(VERSION) images/build.sh $$s travluk/$$s:$(VERSION) || exit 1; done
