@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -22,11 +21,11 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
-	amqp "github.com/rabbitmq/amqp091-go"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/travluk/ecom/deploy/ingressyaml"
 	"github.com/travluk/ecom/deploy/manifest"
+	"github.com/travluk/ecom/dev/shoptest"
 	"github.com/travluk/ecom/dev/stack"
 	"github.com/travluk/ecom/dev/testenv"
 )
@@ -748,13 +747,15 @@ func checkGrouping(t *testing.T, where string, expr parser.Expr, exported map[st
 func runShopAndScrape(t *testing.T, amqpURL string) map[string]scrapedFamilies {
 	t.Helper()
 	const adminEmail, adminPassword = "admin@monitoring.example", "admin-password-1"
-	ns := "monitoringtest-" + randomName(6)
+	// Before the shop starts, so that its cleanup, which deletes the shop's
+	// exchanges and queues, runs after the shop has stopped.
+	exchange, queuePrefix := shoptest.AMQPNamespace(t, amqpURL, "monitoringtest")
 	env := map[string]string{
 		"DATA_DIR":       t.TempDir(),
-		"INGRESS_ADDR":   freeLocalAddr(t),
-		"CUSTOMER_ADDR":  freeLocalAddr(t),
-		"PRODUCT_ADDR":   freeLocalAddr(t),
-		"ORDER_ADDR":     freeLocalAddr(t),
+		"INGRESS_ADDR":   testenv.FreeAddr(t),
+		"CUSTOMER_ADDR":  testenv.FreeAddr(t),
+		"PRODUCT_ADDR":   testenv.FreeAddr(t),
+		"ORDER_ADDR":     testenv.FreeAddr(t),
 		"ADMIN_EMAIL":    adminEmail,
 		"ADMIN_PASSWORD": adminPassword,
 		// Embedded MongoDB and Redis, whatever the machine exports: the
@@ -762,11 +763,10 @@ func runShopAndScrape(t *testing.T, amqpURL string) map[string]scrapedFamilies {
 		"MONGODB_URI":       "",
 		"REDIS_URL":         "",
 		"AMQP_URL":          amqpURL,
-		"AMQP_EXCHANGE":     ns + ".events",
-		"AMQP_QUEUE_PREFIX": ns + ".",
+		"AMQP_EXCHANGE":     exchange,
+		"AMQP_QUEUE_PREFIX": queuePrefix,
 		"LOG_LEVEL":         "warn",
 	}
-	t.Cleanup(func() { deleteAMQPNamespace(t, amqpURL, ns) })
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -788,27 +788,27 @@ func runShopAndScrape(t *testing.T, amqpURL string) map[string]scrapedFamilies {
 	})
 	deadline := time.Now().Add(60 * time.Second)
 	for _, name := range []string{"CUSTOMER_ADDR", "PRODUCT_ADDR", "ORDER_ADDR"} {
-		waitShopReady(t, "http://"+env[name]+"/readyz", deadline, done)
+		testenv.WaitOK(t, "http://"+env[name]+"/readyz", deadline, done, nil) // the cleanup prints the log
 	}
 
 	api := "http://" + env["INGRESS_ADDR"]
 	email := "shopper-" + randomName(4) + "@monitoring.example"
-	shopCall(t, "POST", api+"/api/customers/register", "", `{"name":"Shopper","email":"`+email+`","password":"correct horse"}`, http.StatusCreated)
-	token := shopLogin(t, api, email, "correct horse")
-	admin := shopLogin(t, api, adminEmail, adminPassword)
-	shopCall(t, "GET", api+"/api/customers/me", token, "", http.StatusOK)
-	shopCall(t, "GET", api+"/api/customers/me", "", "", http.StatusUnauthorized)
+	shoptest.Call(t, "POST", api+"/api/customers/register", "", `{"name":"Shopper","email":"`+email+`","password":"correct horse"}`, http.StatusCreated)
+	token := shoptest.Login(t, api, email, "correct horse")
+	admin := shoptest.Login(t, api, adminEmail, adminPassword)
+	shoptest.Call(t, "GET", api+"/api/customers/me", token, "", http.StatusOK)
+	shoptest.Call(t, "GET", api+"/api/customers/me", "", "", http.StatusUnauthorized)
 
 	var product struct{ ID string }
-	decodeShopJSON(t, shopCall(t, "POST", api+"/api/products", admin, `{"name":"Lamp","description":"A lamp.","price":19.99,"stock":1}`, http.StatusCreated), &product)
-	shopCall(t, "GET", api+"/api/products/"+product.ID, "", "", http.StatusOK) // cache miss
-	shopCall(t, "GET", api+"/api/products/"+product.ID, "", "", http.StatusOK) // cache hit
+	shoptest.Decode(t, shoptest.Call(t, "POST", api+"/api/products", admin, `{"name":"Lamp","description":"A lamp.","price":19.99,"stock":1}`, http.StatusCreated), &product)
+	shoptest.Call(t, "GET", api+"/api/products/"+product.ID, "", "", http.StatusOK) // cache miss
+	shoptest.Call(t, "GET", api+"/api/products/"+product.ID, "", "", http.StatusOK) // cache hit
 	buy := `{"items":[{"productId":"` + product.ID + `","quantity":1}]}`
 	var order struct{ ID string }
-	decodeShopJSON(t, shopCall(t, "POST", api+"/api/products/buy", token, buy, http.StatusCreated), &order)
-	shopCall(t, "POST", api+"/api/products/buy", token, buy, http.StatusConflict) // out of stock
-	shopCall(t, "GET", api+"/api/orders/"+order.ID, token, "", http.StatusOK)
-	shopCall(t, "GET", api+"/api/orders/no-such-order", token, "", http.StatusNotFound)
+	shoptest.Decode(t, shoptest.Call(t, "POST", api+"/api/products/buy", token, buy, http.StatusCreated), &order)
+	shoptest.Call(t, "POST", api+"/api/products/buy", token, buy, http.StatusConflict) // out of stock
+	shoptest.Call(t, "GET", api+"/api/orders/"+order.ID, token, "", http.StatusOK)
+	shoptest.Call(t, "GET", api+"/api/orders/no-such-order", token, "", http.StatusNotFound)
 
 	exported := make(map[string]scrapedFamilies)
 	for _, s := range monitoredServices {
@@ -834,111 +834,6 @@ func scrapeMetrics(t *testing.T, url string) scrapedFamilies {
 		t.Fatalf("scrape %s: not the Prometheus text format: %v", url, err)
 	}
 	return families
-}
-
-// deleteAMQPNamespace removes the shop's queues and exchanges from RabbitMQ.
-func deleteAMQPNamespace(t *testing.T, amqpURL, ns string) {
-	conn, err := amqp.Dial(amqpURL)
-	if err != nil {
-		t.Logf("cleanup: %v", err)
-		return
-	}
-	defer conn.Close()
-	for _, q := range []string{"order", "order.dlq", "product", "product.dlq"} {
-		// A channel per deletion: an error closes the channel it happened on.
-		if ch, err := conn.Channel(); err == nil {
-			if _, err := ch.QueueDelete(ns+"."+q, false, false, false); err != nil {
-				t.Logf("cleanup: delete queue %s.%s: %v", ns, q, err)
-			}
-			ch.Close()
-		}
-	}
-	for _, x := range []string{ns + ".events", ns + ".events.dlx"} {
-		if ch, err := conn.Channel(); err == nil {
-			if err := ch.ExchangeDelete(x, false, false); err != nil {
-				t.Logf("cleanup: delete exchange %s: %v", x, err)
-			}
-			ch.Close()
-		}
-	}
-}
-
-// waitShopReady polls url until it answers 200, failing the test when the shop
-// stops first or the deadline passes.
-func waitShopReady(t *testing.T, url string, deadline time.Time, done <-chan error) {
-	t.Helper()
-	for {
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("the shop stopped before %s was ready: %v", url, err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not ready in time", url)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func shopLogin(t *testing.T, api, email, password string) string {
-	t.Helper()
-	body, _ := json.Marshal(map[string]string{"email": email, "password": password})
-	var pair struct{ AccessToken string }
-	decodeShopJSON(t, shopCall(t, "POST", api+"/api/customers/login", "", string(body), http.StatusOK), &pair)
-	if pair.AccessToken == "" {
-		t.Fatalf("login %s: no access token", email)
-	}
-	return pair.AccessToken
-}
-
-var shopClient = &http.Client{Timeout: 15 * time.Second}
-
-func shopCall(t *testing.T, method, url, token, body string, want int) []byte {
-	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := shopClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	got, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != want {
-		t.Fatalf("%s %s = %d, want %d: %s", method, url, resp.StatusCode, want, got)
-	}
-	return got
-}
-
-func decodeShopJSON(t *testing.T, body []byte, v any) {
-	t.Helper()
-	if err := json.Unmarshal(body, v); err != nil {
-		t.Fatalf("decode %s: %v", body, err)
-	}
-}
-
-func freeLocalAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func randomName(n int) string {

@@ -95,7 +95,7 @@ func TestServiceImagesBuildAndServe(t *testing.T) {
 			env := maps.Clone(tt.env)
 			maps.Copy(env, stores)
 			env["MONGODB_DATABASE"] = testenv.Database(t)
-			addr := freeAddr(t)
+			addr := testenv.FreeAddr(t)
 			env["HTTP_ADDR"] = addr
 			ctr := startContainer(t, ref, env)
 			waitHealthy(t, ctr, "http://"+addr+"/healthz", healthDeadline)

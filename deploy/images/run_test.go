@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -74,19 +73,6 @@ func checkProcessUser(t *testing.T, ctr string) {
 	if got, want := strings.Join(strings.Fields(lines[1]), ":"), "nonroot:nonroot"; got != want {
 		t.Errorf("the service process runs as user:group %s, want %s (%s)", got, want, nonRootUser)
 	}
-}
-
-// freeAddr returns a loopback address no one listens on now. The service
-// binds it a moment later; another process taking it in between is
-// unlikely enough for a test.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func decodeJSON(t *testing.T, data []byte, v any) {

@@ -1,15 +1,11 @@
 package flowtest
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -28,6 +24,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/travluk/ecom/dev/shoptest"
 	"github.com/travluk/ecom/dev/testenv"
 )
 
@@ -93,7 +90,7 @@ type shop struct {
 	cmd      *exec.Cmd
 	exited   chan struct{}
 	waitErr  error
-	out      *lockedBuffer
+	out      *output
 	mongoURI string
 }
 
@@ -104,10 +101,10 @@ func newShop(t *testing.T, amqpURL string) *shop {
 	t.Helper()
 	env := map[string]string{
 		"DATA_DIR":         t.TempDir(),
-		"INGRESS_ADDR":     freeAddr(t),
-		"CUSTOMER_ADDR":    freeAddr(t),
-		"PRODUCT_ADDR":     freeAddr(t),
-		"ORDER_ADDR":       freeAddr(t),
+		"INGRESS_ADDR":     testenv.FreeAddr(t),
+		"CUSTOMER_ADDR":    testenv.FreeAddr(t),
+		"PRODUCT_ADDR":     testenv.FreeAddr(t),
+		"ORDER_ADDR":       testenv.FreeAddr(t),
 		"ADMIN_EMAIL":      adminEmail,
 		"ADMIN_PASSWORD":   adminPassword,
 		"BUY_CONFIRM_WAIT": confirmWait.String(),
@@ -115,48 +112,11 @@ func newShop(t *testing.T, amqpURL string) *shop {
 		"AMQP_URL":         amqpURL,
 	}
 	if amqpURL != "" {
-		b := make([]byte, 6)
-		_, _ = rand.Read(b)
-		ns := "flowtest-" + hex.EncodeToString(b)
-		env["AMQP_EXCHANGE"] = ns + ".events"
-		env["AMQP_QUEUE_PREFIX"] = ns + "."
-		t.Cleanup(func() { deleteNamespace(t, amqpURL, env["AMQP_EXCHANGE"], env["AMQP_QUEUE_PREFIX"]) })
+		// Here, before start: the namespace's cleanup runs after the
+		// shop's, which kills the process.
+		env["AMQP_EXCHANGE"], env["AMQP_QUEUE_PREFIX"] = shoptest.AMQPNamespace(t, amqpURL, "flowtest")
 	}
 	return &shop{t: t, env: env, base: "http://" + env["INGRESS_ADDR"]}
-}
-
-// queues are the shop's queues on RabbitMQ, prefixed, with their
-// dead-letter queues.
-func (s *shop) queues() []string {
-	p := s.env["AMQP_QUEUE_PREFIX"]
-	return []string{p + "order", p + "order.dlq", p + "product", p + "product.dlq"}
-}
-
-// deleteNamespace removes a shop's queues and exchanges from RabbitMQ.
-func deleteNamespace(t *testing.T, amqpURL, exchange, prefix string) {
-	conn, err := amqp.Dial(amqpURL)
-	if err != nil {
-		t.Logf("cleanup: %v", err)
-		return
-	}
-	defer conn.Close()
-	for _, q := range []string{prefix + "order", prefix + "order.dlq", prefix + "product", prefix + "product.dlq"} {
-		// A channel per deletion: an error closes the channel it happened on.
-		if ch, err := conn.Channel(); err == nil {
-			if _, err := ch.QueueDelete(q, false, false, false); err != nil {
-				t.Logf("cleanup: delete queue %s: %v", q, err)
-			}
-			ch.Close()
-		}
-	}
-	for _, x := range []string{exchange, exchange + ".dlx"} {
-		if ch, err := conn.Channel(); err == nil {
-			if err := ch.ExchangeDelete(x, false, false); err != nil {
-				t.Logf("cleanup: delete exchange %s: %v", x, err)
-			}
-			ch.Close()
-		}
-	}
 }
 
 // start runs the shop with failpoints (FAILPOINTS; "" for none) and waits
@@ -173,16 +133,17 @@ func (s *shop) start(failpoints string) {
 	for k, v := range s.env {
 		env = append(env, k+"="+v)
 	}
-	s.out = &lockedBuffer{}
+	s.out = &output{}
 	s.cmd = exec.Command(binary(t))
 	s.cmd.Env = env
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	if err := s.cmd.Start(); err != nil {
 		t.Fatalf("start the shop: %v", err)
 	}
-	cmd, exited := s.cmd, make(chan struct{})
+	// exited is for anyone to see the end; ended, for WaitOK to take why.
+	cmd, exited, ended := s.cmd, make(chan struct{}), make(chan error, 1)
 	s.exited = exited
-	go func() { s.waitErr = cmd.Wait(); close(exited) }()
+	go func() { s.waitErr = cmd.Wait(); ended <- s.waitErr; close(exited) }()
 	t.Cleanup(func() {
 		// A test that failed half-way leaves no process behind.
 		_ = cmd.Process.Kill()
@@ -191,7 +152,7 @@ func (s *shop) start(failpoints string) {
 
 	deadline := time.Now().Add(30 * time.Second)
 	for _, name := range []string{"CUSTOMER_ADDR", "PRODUCT_ADDR", "ORDER_ADDR"} {
-		s.waitReady("http://"+s.env[name]+"/readyz", deadline)
+		testenv.WaitOK(t, "http://"+s.env[name]+"/readyz", deadline, ended, s.out)
 	}
 	m := mongoURIPattern.FindStringSubmatch(s.out.String())
 	if m == nil {
@@ -206,29 +167,6 @@ func (s *shop) start(failpoints string) {
 // mongoURIPattern finds the URI dev/stack logs when it starts the embedded
 // MongoDB.
 var mongoURIPattern = regexp.MustCompile(`embedded MongoDB.* uri=("[^"]*"|\S+)`)
-
-func (s *shop) waitReady(url string, deadline time.Time) {
-	t := s.t
-	t.Helper()
-	for {
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		select {
-		case <-s.exited:
-			t.Fatalf("the shop exited before %s was ready (%v):\n%s", url, s.waitErr, s.out.tail())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not ready after 30 s:\n%s", url, s.out.tail())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
 
 // stop ends the shop with SIGTERM and waits for a clean exit.
 func (s *shop) stop() {
@@ -502,7 +440,7 @@ func (s *shop) queueDepths(amqpURL string) (map[string]int, error) {
 	}
 	defer conn.Close()
 	depths := make(map[string]int)
-	for _, q := range s.queues() {
+	for _, q := range shoptest.Queues(s.env["AMQP_QUEUE_PREFIX"]) {
 		ch, err := conn.Channel()
 		if err != nil {
 			return nil, err
@@ -517,36 +455,11 @@ func (s *shop) queueDepths(amqpURL string) (map[string]int, error) {
 	return depths, nil
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// lockedBuffer collects the output of a shop process.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// output collects the output of a shop process.
+type output struct{ testenv.LogBuffer }
 
 // tail is the end of the output, for failure messages.
-func (b *lockedBuffer) tail() string {
+func (b *output) tail() string {
 	s := b.String()
 	if len(s) > 8000 {
 		s = "…" + s[len(s)-8000:]

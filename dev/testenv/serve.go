@@ -65,7 +65,8 @@ func Serve(t testing.TB, run RunFunc) *Server {
 	case a := <-addr:
 		return &Server{URL: "http://" + a.String(), stop: stop}
 	case err := <-done:
-		cancel()
+		// Run has returned: the cleanup must not wait for it again.
+		once.Do(cancel)
 		t.Fatalf("Run returned before listening: %v\n%s", err, logs.String())
 	case <-time.After(90 * time.Second):
 		t.Fatalf("service did not listen within 90s\n%s", logs.String())

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -44,4 +45,18 @@ func TestServeRunsUntilStopped(t *testing.T) {
 	if _, err := http.Get(s.URL); err == nil {
 		t.Error("the service still answers after Stop")
 	}
+}
+
+func TestServeFailsARunThatEndsBeforeListening(t *testing.T) {
+	o := &outcome{TB: t}
+	o.run(func(tb testing.TB) {
+		Serve(tb, func(context.Context, io.Writer, func(net.Addr)) error {
+			return errors.New("listen: address in use")
+		})
+	})
+	if !o.failed || !strings.Contains(o.msg, "returned before listening: listen: address in use") {
+		t.Fatalf("Serve of a Run that failed at once: failed=%v %q, want a failure naming Run's error", o.failed, o.msg)
+	}
+	// Serve's cleanup runs after this on t itself: it must neither wait for
+	// the Run that already returned nor report it a second time.
 }

@@ -3,6 +3,7 @@ package testenv
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"net"
 	"net/url"
 	"regexp"
@@ -77,17 +78,37 @@ func TestRedis(t *testing.T) {
 	}
 }
 
-// outcome records how a helper ended a test, without ending this one.
+// outcome records how a helper ended a test, and with what message,
+// without ending this one. Call the helper in a goroutine of its own: ending
+// the test ends that goroutine.
 type outcome struct {
 	testing.TB
 	skipped, failed bool
+	msg             string
 }
 
-func (o *outcome) Helper()               {}
-func (o *outcome) Skip(...any)           { o.skipped = true; runtime.Goexit() }
-func (o *outcome) Fatal(...any)          { o.failed = true; runtime.Goexit() }
-func (o *outcome) Fatalf(string, ...any) { o.failed = true; runtime.Goexit() }
-func (o *outcome) Skipf(string, ...any)  { o.skipped = true; runtime.Goexit() }
+func (o *outcome) Helper()     {}
+func (o *outcome) Skip(...any) { o.skipped = true; runtime.Goexit() }
+func (o *outcome) Fatal(a ...any) {
+	o.failed, o.msg = true, fmt.Sprint(a...)
+	runtime.Goexit()
+}
+func (o *outcome) Fatalf(format string, a ...any) {
+	o.failed, o.msg = true, fmt.Sprintf(format, a...)
+	runtime.Goexit()
+}
+func (o *outcome) Skipf(string, ...any) { o.skipped = true; runtime.Goexit() }
+
+// run calls helper with o as its testing.TB and returns when it has returned
+// or ended the test.
+func (o *outcome) run(helper func(testing.TB)) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		helper(o)
+	}()
+	<-done
+}
 
 func TestAMQP(t *testing.T) {
 	tests := []struct {
@@ -105,12 +126,7 @@ func TestAMQP(t *testing.T) {
 			t.Setenv("REQUIRE_SERVICES", tt.require)
 			o := &outcome{TB: t}
 			var got string
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				got = AMQP(o)
-			}()
-			<-done
+			o.run(func(tb testing.TB) { got = AMQP(tb) })
 			if got != tt.want || o.skipped != tt.skipped || o.failed != tt.failed {
 				t.Errorf("AMQP() = %q, skipped %v, failed %v; want %q, %v, %v", got, o.skipped, o.failed, tt.want, tt.skipped, tt.failed)
 			}
