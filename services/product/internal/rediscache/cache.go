@@ -43,7 +43,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -129,6 +128,8 @@ type Cache struct {
 	ttl     time.Duration
 	log     *slog.Logger
 	lookups *prometheus.CounterVec
+	// batcher gathers concurrent lookups into one MGET.
+	batcher *lookupBatcher
 	// The lookups counters, resolved once.
 	hits, misses, lookupErrs, bypasses prometheus.Counter
 	now                                func() time.Time
@@ -165,7 +166,8 @@ func New(rdb redis.UniversalClient, o Options) *Cache {
 		prefix = DefaultKeyPrefix
 	}
 	return &Cache{rdb: rdb, prefix: prefix, genKey: prefix + "gen", ttl: o.TTL, log: log, lookups: lookups,
-		hits: lookups.WithLabelValues("hit"), misses: lookups.WithLabelValues("miss"),
+		batcher: &lookupBatcher{rdb: rdb, genKey: prefix + "gen"},
+		hits:    lookups.WithLabelValues("hit"), misses: lookups.WithLabelValues("miss"),
 		lookupErrs: lookups.WithLabelValues("error"), bypasses: lookups.WithLabelValues("bypass"),
 		now: time.Now}
 }
@@ -230,7 +232,7 @@ func (c *Cache) owe(ctx context.Context, what string, err error) {
 func (c *Cache) entryKey(id string) string { return c.prefix + "id:" + id }
 
 // Get looks the product up, reading the generation and the entry with one
-// MGET. On a miss it returns a fill function bound to the generation seen
+// MGET, shared with the lookups of concurrent reads (lookupBatcher). On a miss it returns a fill function bound to the generation seen
 // now. A hit is a product of its own, but its Attributes map may be shared
 // with other hits of the same entry: callers must not modify it.
 func (c *Cache) Get(ctx context.Context, id string) (*product.Product, func(context.Context, *product.Product)) {
@@ -242,22 +244,17 @@ func (c *Cache) Get(ctx context.Context, id string) (*product.Product, func(cont
 		return nil, nil
 	}
 	started := c.now()
-	opCtx, cancel := context.WithTimeout(ctx, opTimeout)
-	defer cancel()
-	vals, err := c.rdb.MGet(opCtx, c.genKey, c.entryKey(id)).Result()
-	if err == nil && len(vals) != 2 {
-		err = fmt.Errorf("MGET answered %d values for 2 keys", len(vals))
-	}
+	genVal, entryVal, err := c.batcher.get(c.entryKey(id))
 	if err != nil {
 		c.lookupErrs.Inc()
 		c.failed(ctx, "lookup", err)
 		return nil, nil
 	}
-	gen, _ := vals[0].(string)
+	gen, _ := genVal.(string)
 	if gen == "" {
 		gen = "0" // no generation key yet
 	}
-	raw, _ := vals[1].(string) // nil (absent, or not a string) is a miss
+	raw, _ := entryVal.(string) // nil (absent, or not a string) is a miss
 	if g, _, body, ok := splitEntry(raw); ok && g == gen && body != "" {
 		p, err := c.decoded(id, body)
 		if err == nil && p.ID == id {

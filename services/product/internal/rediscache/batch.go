@@ -1,0 +1,109 @@
+package rediscache
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// maxBatch bounds the entries one MGET asks for.
+const maxBatch = 128
+
+// lookupBatcher gathers the lookups of concurrent reads into one MGET of the
+// generation and every entry asked for. Under load most of a cached read's
+// cost is its Redis round trip (a write and a read on each side of a
+// socket); gathered, a few dozen reads share one.
+//
+// There is no goroutine of its own and no timer: a lookup that finds no
+// MGET in flight sends one for itself and whatever queued meanwhile; one
+// that finds an MGET in flight queues and waits. When an MGET returns, its
+// sender hands the next one to the oldest waiter instead of sending it
+// itself, so no read serves others' lookups for longer than one round trip.
+// A lookup is therefore always answered by an MGET sent after it began,
+// which keeps the cache's rule: a read that starts after a write returned
+// sees that write's invalidation.
+type lookupBatcher struct {
+	rdb    redis.UniversalClient
+	genKey string
+
+	mu      sync.Mutex
+	sending bool      // an MGET is in flight, or about to be sent
+	queue   []*lookup // lookups waiting for the next MGET, oldest first
+}
+
+// lookup is one read's part of an MGET.
+type lookup struct {
+	key        string
+	gen, entry any   // the values MGET answered for the generation and key
+	err        error // the MGET's error
+	// done receives true once the fields above are set, or false when
+	// this lookup's read must send the next MGET.
+	done chan bool
+}
+
+// get returns the generation and the entry at key, as MGET genKey key
+// would. It takes no context: a waiting lookup may be handed the next MGET
+// and must be there to send it. Each MGET is bounded by opTimeout, so the
+// wait is too: at most the MGET in flight and the one that answers it
+// (more only with over maxBatch reads queued).
+func (b *lookupBatcher) get(key string) (gen, entry any, err error) {
+	l := &lookup{key: key, done: make(chan bool, 1)}
+	b.mu.Lock()
+	b.queue = append(b.queue, l)
+	send := !b.sending
+	b.sending = true
+	b.mu.Unlock()
+
+	if !send {
+		if answered := <-l.done; answered {
+			return l.gen, l.entry, l.err
+		}
+		// Handed the next MGET: l leads the queue.
+	}
+	b.sendQueued()
+	return l.gen, l.entry, l.err
+}
+
+// sendQueued sends one MGET for the queued lookups (up to maxBatch), answers
+// them, then hands the next MGET to the oldest lookup still queued, or marks
+// none in flight.
+func (b *lookupBatcher) sendQueued() {
+	b.mu.Lock()
+	n := min(len(b.queue), maxBatch)
+	batch := b.queue[:n:n]
+	b.queue = b.queue[n:]
+	b.mu.Unlock()
+
+	keys := make([]string, 1, n+1)
+	keys[0] = b.genKey
+	for _, l := range batch {
+		keys = append(keys, l.key)
+	}
+	// Not the caller's context: the lookups of other reads ride on it.
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	vals, err := b.rdb.MGet(ctx, keys...).Result()
+	cancel()
+	if err == nil && len(vals) != len(keys) {
+		err = fmt.Errorf("MGET answered %d values for %d keys", len(vals), len(keys))
+	}
+	for i, l := range batch {
+		if err != nil {
+			l.err = err
+		} else {
+			l.gen, l.entry = vals[0], vals[i+1]
+		}
+		l.done <- true
+	}
+
+	b.mu.Lock()
+	if len(b.queue) == 0 {
+		b.sending = false
+		b.mu.Unlock()
+		return
+	}
+	next := b.queue[0]
+	b.mu.Unlock()
+	next.done <- false
+}
