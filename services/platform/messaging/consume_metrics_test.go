@@ -74,31 +74,6 @@ func TestConsumeLag(t *testing.T) {
 	}
 }
 
-// histogram returns the sample count and sum of the histogram called name
-// in reg with exactly the given labels, or zeros when there is none.
-func histogram(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) (uint64, float64) {
-	t.Helper()
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			got := make(map[string]string)
-			for _, l := range m.GetLabel() {
-				got[l.GetName()] = l.GetValue()
-			}
-			if equalLabels(got, labels) {
-				return m.GetHistogram().GetSampleCount(), m.GetHistogram().GetSampleSum()
-			}
-		}
-	}
-	return 0, 0
-}
-
 // TestConsumedSeriesExistFromTheStart checks that once a consumer is up,
 // before any event arrives, messages_consumed_total shows 0 for every
 // outcome of each type its queue is bound to by name (and, on RabbitMQ,
