@@ -38,41 +38,73 @@ const (
 // redis.ParseURL). It does not dial: a service may start while Redis is
 // away, report itself not ready through Check, and work as soon as Redis
 // answers. It fails only on a URL it cannot parse.
+//
+// A URL with a master_name parameter names Redis Sentinels instead of a
+// server, as redis.ParseFailoverURL reads it:
+//
+//	redis://sentinel-host:26379/0?master_name=mymaster&password=REDIS_PASSWORD
+//
+// (more Sentinels as addr=host:port parameters, a Sentinel's own password
+// in the userinfo). The client then asks the Sentinels for the master and
+// follows a failover by itself.
 func Connect(rawURL string) (*redis.Client, error) {
-	opt, err := redis.ParseURL(rawURL)
-	if err != nil {
-		return nil, fmt.Errorf("redisconn: parse REDIS URL: %w", redactedError(err, rawURL))
-	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("redisconn: parse REDIS URL: %w", redactedError(err, rawURL))
 	}
 	q := u.Query()
+	if q.Has("master_name") {
+		opt, err := redis.ParseFailoverURL(rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("redisconn: parse REDIS URL: %w", redactedError(err, rawURL))
+		}
+		applyDefaults(q, settings{&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout,
+			&opt.MaxRetries, &opt.Protocol, &opt.DialerRetries, &opt.ContextTimeoutEnabled})
+		return redis.NewFailoverClient(opt), nil
+	}
+	opt, err := redis.ParseURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("redisconn: parse REDIS URL: %w", redactedError(err, rawURL))
+	}
+	applyDefaults(q, settings{&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout,
+		&opt.MaxRetries, &opt.Protocol, &opt.DialerRetries, &opt.ContextTimeoutEnabled})
+	return redis.NewClient(opt), nil
+}
+
+// settings points at the fields of redis.Options or redis.FailoverOptions
+// that Connect sets.
+type settings struct {
+	dialTimeout, readTimeout, writeTimeout, poolTimeout *time.Duration
+	maxRetries, protocol, dialerRetries                 *int
+	contextTimeoutEnabled                               *bool
+}
+
+// applyDefaults sets the package's defaults where the URL's query q does not.
+func applyDefaults(q url.Values, s settings) {
 	if !q.Has("dial_timeout") {
-		opt.DialTimeout = dialTimeout
+		*s.dialTimeout = dialTimeout
 	}
 	if !q.Has("read_timeout") {
-		opt.ReadTimeout = readTimeout
+		*s.readTimeout = readTimeout
 	}
 	if !q.Has("write_timeout") {
-		opt.WriteTimeout = writeTimeout
+		*s.writeTimeout = writeTimeout
 	}
 	if !q.Has("pool_timeout") {
-		opt.PoolTimeout = poolTimeout
+		*s.poolTimeout = poolTimeout
 	}
 	if !q.Has("max_retries") {
-		opt.MaxRetries = maxRetries
+		*s.maxRetries = maxRetries
 	}
 	if !q.Has("protocol") {
-		opt.Protocol = protocol
+		*s.protocol = protocol
 	}
 	// go-redis dials up to five times per connection by default; once is
 	// enough to know Redis is away, and the pool keeps trying in the
 	// background.
-	opt.DialerRetries = 1
+	*s.dialerRetries = 1
 	// Deadlines of the caller's context bound each command too.
-	opt.ContextTimeoutEnabled = true
-	return redis.NewClient(opt), nil
+	*s.contextTimeoutEnabled = true
 }
 
 // redactedError keeps a password in the URL out of error messages, which
