@@ -37,14 +37,14 @@ func failure(t *testing.T, helper func(testing.TB)) string {
 
 // request is what the server of a test saw of one call.
 type request struct {
-	Method, Path, Authorization, ContentType, Body string
+	Method, Path, Authorization, ContentType, Body, IfMatch string
 }
 
 // shopServer answers every request with status and answer, recording it.
 func shopServer(t *testing.T, status int, answer string, seen *[]request) string {
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		*seen = append(*seen, request{r.Method, r.URL.Path, r.Header.Get("Authorization"), r.Header.Get("Content-Type"), string(body)})
+		*seen = append(*seen, request{r.Method, r.URL.Path, r.Header.Get("Authorization"), r.Header.Get("Content-Type"), string(body), r.Header.Get("If-Match")})
 		w.WriteHeader(status)
 		_, _ = io.WriteString(w, answer)
 	}))
@@ -100,6 +100,52 @@ func TestCall(t *testing.T) {
 			t.Errorf("Call to a closed server failed with %q, want connection refused", msg)
 		}
 	})
+}
+
+func TestDo(t *testing.T) {
+	tests := []struct {
+		name string
+		req  Request
+		sent request
+	}{
+		{
+			name: "no body",
+			req:  Request{Method: "GET"},
+			sent: request{Method: "GET", Path: "/api/things"},
+		},
+		{
+			name: "a string as is, with a token",
+			req:  Request{Method: "POST", Token: "tok", Body: `{"a":1}`},
+			sent: request{Method: "POST", Path: "/api/things", Authorization: "Bearer tok", ContentType: "application/json", Body: `{"a":1}`},
+		},
+		{
+			name: "bytes with their own content type",
+			req:  Request{Method: "POST", Body: []byte("a=1"), ContentType: "text/plain"},
+			sent: request{Method: "POST", Path: "/api/things", ContentType: "text/plain", Body: "a=1"},
+		},
+		{
+			name: "a value as JSON, with a header",
+			req:  Request{Method: "PUT", Body: map[string]int{"a": 1}, Header: map[string]string{"If-Match": `"v1"`}},
+			sent: request{Method: "PUT", Path: "/api/things", ContentType: "application/json", Body: `{"a":1}`, IfMatch: `"v1"`},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var seen []request
+			tt.req.URL = shopServer(t, http.StatusConflict, "the answer", &seen) + "/api/things"
+			var got Response
+			if msg := failure(t, func(tb testing.TB) { got = Do(tb, tt.req) }); msg != "" {
+				t.Fatalf("Do failed: %s", msg)
+			}
+			if want := []request{tt.sent}; !slices.Equal(seen, want) {
+				t.Errorf("the server saw %+v, want %+v", seen, want)
+			}
+			// Any status is an answer: the caller judges it.
+			if got.Status != http.StatusConflict || string(got.Body) != "the answer" || got.Took <= 0 {
+				t.Errorf("Do = %d %q (took %v), want 409 \"the answer\" and a duration", got.Status, got.Body, got.Took)
+			}
+		})
+	}
 }
 
 func TestLogin(t *testing.T) {

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -14,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/travluk/ecom/dev/shoptest"
 	"github.com/travluk/ecom/dev/testenv"
 	"github.com/travluk/ecom/services/customer/server"
 )
@@ -85,52 +85,11 @@ type req struct {
 	header       map[string]string
 }
 
-var httpClient = &http.Client{Timeout: 10 * time.Second}
-
 func (s *service) do(r req) response {
 	s.t.Helper()
-	var body io.Reader
-	switch b := r.body.(type) {
-	case nil:
-	case string:
-		body = strings.NewReader(b)
-	case []byte:
-		body = bytes.NewReader(b)
-	default:
-		data, err := json.Marshal(b)
-		if err != nil {
-			s.t.Fatal(err)
-		}
-		body = bytes.NewReader(data)
-	}
-	hr, err := http.NewRequest(r.method, s.base+r.path, body)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	if body != nil {
-		ct := r.contentType
-		if ct == "" {
-			ct = "application/json"
-		}
-		hr.Header.Set("Content-Type", ct)
-	}
-	if r.token != "" {
-		hr.Header.Set("Authorization", "Bearer "+r.token)
-	}
-	for k, v := range r.header {
-		hr.Header.Set(k, v)
-	}
-	began := time.Now()
-	resp, err := httpClient.Do(hr)
-	if err != nil {
-		s.t.Fatalf("%s %s: %v", r.method, r.path, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		s.t.Fatalf("%s %s: read body: %v", r.method, r.path, err)
-	}
-	return response{status: resp.StatusCode, header: resp.Header, body: data, took: time.Since(began)}
+	got := shoptest.Do(s.t, shoptest.Request{Method: r.method, URL: s.base + r.path, Token: r.token,
+		Body: r.body, ContentType: r.contentType, Header: r.header})
+	return response{status: got.Status, header: got.Header, body: got.Body, took: got.Took}
 }
 
 // expect fails the test unless the response has the status; problems must

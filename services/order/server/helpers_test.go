@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
-	"strings"
 	"testing"
-	"time"
 
+	"github.com/travluk/ecom/dev/shoptest"
 	"github.com/travluk/ecom/dev/testenv"
 	"github.com/travluk/ecom/services/order/server"
 	"github.com/travluk/ecom/services/platform/auth/authtest"
@@ -51,33 +49,13 @@ type response struct {
 
 func (r response) String() string { return fmt.Sprintf("%d %s", r.status, r.body) }
 
-var httpClient = &http.Client{Timeout: 15 * time.Second}
-
 // do sends one request; body, when not empty, is JSON.
 func (s *service) do(method, path, token, body string) response {
 	s.t.Helper()
-	var rd io.Reader
+	r := shoptest.Request{Method: method, URL: s.base + path, Token: token}
 	if body != "" {
-		rd = strings.NewReader(body)
+		r.Body = body
 	}
-	req, err := http.NewRequest(method, s.base+path, rd)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		s.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	return response{status: resp.StatusCode, body: data}
+	got := shoptest.Do(s.t, r)
+	return response{status: got.Status, body: got.Body}
 }

@@ -10,9 +10,11 @@ package openapi
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -256,6 +258,35 @@ func (c *Coverage) Report(w io.Writer) (ok bool) {
 		fmt.Fprintf(w, "OpenAPI coverage: %s\n", p)
 	}
 	return len(problems) == 0
+}
+
+// RunTests runs the tests of m (a *testing.M) and returns the exit code for
+// a TestMain: the tests' own, or 1 when all of them ran and passed but
+// coverage has gaps. Only a full run (no -run filter, no -short) produces
+// every documented status, so a partial run is not checked.
+//
+//	func TestMain(m *testing.M) {
+//		flag.Parse()
+//		coverage, _ = openapi.NewCoverage(OpenAPI, router) // handle the error
+//		os.Exit(coverage.RunTests(m))
+//	}
+func (c *Coverage) RunTests(m interface{ Run() int }) int {
+	return c.runTests(m, fullRun(), os.Stderr)
+}
+
+func (c *Coverage) runTests(m interface{ Run() int }, full bool, w io.Writer) int {
+	code := m.Run()
+	if code == 0 && full && !c.Report(w) {
+		code = 1
+	}
+	return code
+}
+
+// fullRun reports whether the test binary runs every test: flags read
+// without importing package testing, which the services' binaries link.
+func fullRun() bool {
+	run, short := flag.Lookup("test.run"), flag.Lookup("test.short")
+	return run != nil && run.Value.String() == "" && (short == nil || short.Value.String() != "true")
 }
 
 func (c *Coverage) problems() []string {

@@ -177,6 +177,44 @@ func TestReport(t *testing.T) {
 	}
 }
 
+// testRun is a *testing.M whose tests end with code.
+type testRun int
+
+func (r testRun) Run() int { return int(r) }
+
+func TestRunTestsChecksOnlyFullPassingRuns(t *testing.T) {
+	tests := []struct {
+		name     string
+		tests    int // the tests' own exit code
+		full     bool
+		complete bool // every route documented and every status produced
+		want     int
+	}{
+		{"full run, coverage complete", 0, true, true, 0},
+		{"full run, coverage has gaps", 0, true, false, 1},
+		{"partial run, gaps not checked", 0, false, false, 0},
+		{"failed tests keep their code", 3, true, false, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cov, err := NewCoverage([]byte(doc), testRouter())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.complete {
+				cov, err = NewCoverage([]byte(`{"openapi":"3.1.0","paths":{}}`), mux.NewRouter())
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			var out strings.Builder
+			if got := cov.runTests(testRun(tt.tests), tt.full, &out); got != tt.want {
+				t.Errorf("exit code %d, want %d (report: %q)", got, tt.want, out.String())
+			}
+		})
+	}
+}
+
 func TestNormalise(t *testing.T) {
 	tests := map[string]string{
 		"/api/items":                 "/api/items",

@@ -8,10 +8,10 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/travluk/ecom/dev/shoptest"
 	"github.com/travluk/ecom/dev/testenv"
 	"github.com/travluk/ecom/services/platform/auth/authtest"
 	"github.com/travluk/ecom/services/platform/messaging"
@@ -74,37 +74,16 @@ func (r response) json(t testing.TB) map[string]any {
 	return m
 }
 
-var httpClient = &http.Client{Timeout: 15 * time.Second}
-
 // do sends one request; body, when not empty, is JSON.
 func (s *service) do(method, path, token, body string, header ...string) response {
 	s.t.Helper()
-	var rd io.Reader
+	r := shoptest.Request{Method: method, URL: s.base + path, Token: token, Header: map[string]string{}}
 	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, s.base+path, rd)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+		r.Body = body
 	}
 	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
+		r.Header[header[i]] = header[i+1]
 	}
-	began := time.Now()
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		s.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	return response{status: resp.StatusCode, header: resp.Header, body: data, took: time.Since(began)}
+	got := shoptest.Do(s.t, r)
+	return response{status: got.Status, header: got.Header, body: got.Body, took: got.Took}
 }
