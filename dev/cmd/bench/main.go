@@ -25,6 +25,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"syscall"
@@ -52,6 +53,9 @@ type options struct {
 	conns, rounds    int
 	out              string
 	selected         []string // suite or scenario names; empty means all
+	// cpuProfile and memProfile name pprof files covering the measured
+	// runs (set up and warm-ups included), for finding where the time goes.
+	cpuProfile, memProfile string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -64,6 +68,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.conns, "conns", 64, "concurrent connections (one worker each) for scenarios that do not fix their own")
 	fs.IntVar(&o.rounds, "rounds", 3, "split each scenario's -duration into this many runs, interleaved with the other scenarios', so a burst of noise on the machine hits them all alike")
 	fs.StringVar(&o.out, "out", "bench-results", "directory for the results files")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole process (servers and load generator) to this file")
+	fs.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile of the whole process to this file at the end")
 	fs.StringVar(&scenarios, "scenarios", "", "comma-separated suites or scenarios to run (default all): "+strings.Join(allNames(), ", "))
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -135,12 +141,55 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}()
 	fmt.Fprintf(stdout, "shop up: ingress %s, services %v, store %s\n", sh.addrs.Ingress, sh.addrs.Services, sh.store)
 
+	stopProfiles, err := startProfiles(o)
+	if err != nil {
+		return err
+	}
 	for _, s := range chosen {
 		if err := runSuite(ctx, s, sh, o, stdout); err != nil {
+			_ = stopProfiles()
 			return fmt.Errorf("%s: %w", s.name(), err)
 		}
 	}
-	return nil
+	return stopProfiles()
+}
+
+// startProfiles starts the CPU profile the options ask for and returns the
+// function that stops it and writes the allocation profile.
+func startProfiles(o options) (stop func() error, err error) {
+	var cpu *os.File
+	if o.cpuProfile != "" {
+		if cpu, err = os.Create(o.cpuProfile); err != nil {
+			return nil, err
+		}
+		if err := pprof.StartCPUProfile(cpu); err != nil {
+			cpu.Close()
+			return nil, err
+		}
+	}
+	if o.memProfile != "" {
+		runtime.MemProfileRate = 64 << 10 // enough samples for a short run, cheap enough not to skew it
+	}
+	return func() error {
+		if cpu != nil {
+			pprof.StopCPUProfile()
+			if err := cpu.Close(); err != nil {
+				return err
+			}
+		}
+		if o.memProfile == "" {
+			return nil
+		}
+		f, err := os.Create(o.memProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+			f.Close()
+			return err
+		}
+		return f.Close()
+	}, nil
 }
 
 // runSuite prepares one suite, measures its selected scenarios round after
