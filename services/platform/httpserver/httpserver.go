@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -49,7 +50,9 @@ type Options struct {
 	Addr string
 	// Handler serves every path but /healthz, /readyz and /metrics. When it
 	// is a *mux.Router, metrics and spans are labelled with its route
-	// templates.
+	// templates, and Run wraps each of its routes' handlers (once) so that
+	// a request names its route without being matched twice; add routes
+	// before calling Run.
 	Handler http.Handler
 	// Logger receives server errors and recovered panics; nil discards.
 	Logger *slog.Logger
@@ -96,19 +99,25 @@ func Run(ctx context.Context, o Options) error {
 		shutdownTimeout = defaultShutdownTimeout
 	}
 
+	if router, ok := o.Handler.(*mux.Router); ok {
+		if err := tagRoutes(router); err != nil {
+			return fmt.Errorf("httpserver: tag routes: %w", err)
+		}
+	}
+
 	var draining atomic.Bool
-	mux := http.NewServeMux()
-	mux.Handle("GET /healthz", http.HandlerFunc(healthz))
-	mux.Handle("GET /readyz", readyz(o.Checks, &draining, logger))
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	mux.Handle("/", instrument(reg, logger)(o.Handler))
+	top := http.NewServeMux()
+	top.Handle("GET /healthz", http.HandlerFunc(healthz))
+	top.Handle("GET /readyz", readyz(o.Checks, &draining, logger))
+	top.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	top.Handle("/", instrument(reg, logger)(o.Handler))
 
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
 		return fmt.Errorf("httpserver: listen on %q: %w", o.Addr, err)
 	}
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           top,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,

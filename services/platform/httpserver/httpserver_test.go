@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -392,4 +393,94 @@ func TestServerSpan(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("span mismatch (-want +got):\n%s", diff)
 	}
+	attrs := make(map[string]string)
+	for _, kv := range sp.Attributes() {
+		attrs[string(kv.Key)] = kv.Value.Emit()
+	}
+	wantAttrs := map[string]string{
+		"http.request.method":       "GET",
+		"url.path":                  "/items/9",
+		"http.route":                "/items/{id}",
+		"http.response.status_code": "200",
+	}
+	if diff := cmp.Diff(wantAttrs, attrs); diff != "" {
+		t.Errorf("span attributes (-want +got):\n%s", diff)
+	}
 }
+
+// TestRouteLabels checks the route label of requests that reach their
+// route's handler, that a router middleware refuses or wraps, that no route
+// matches, and that a route matches with the wrong method; and that a
+// request served by its route is matched once, not again for its label.
+func TestRouteLabels(t *testing.T) {
+	var matches atomic.Int64
+	r := mux.NewRouter()
+	r.HandleFunc("/items/{id}", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "item")
+	}).Methods(http.MethodGet).MatcherFunc(func(*http.Request, *mux.RouteMatch) bool {
+		matches.Add(1)
+		return true
+	})
+	sub := r.PathPrefix("/admin").Subrouter()
+	sub.HandleFunc("/users/{id}", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "user")
+	})
+	sub.Use(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Authorization") == "" {
+				http.Error(w, "no", http.StatusUnauthorized)
+				return
+			}
+			next.ServeHTTP(wrappedWriter{w}, r) // the tag must see through it
+		})
+	})
+	reg := prometheus.NewRegistry()
+	s := start(t, Options{Handler: r, Registry: reg})
+
+	for _, tt := range []struct {
+		method, path, auth string
+		wantCode           int
+	}{
+		{http.MethodGet, "/items/1", "", 200},
+		{http.MethodGet, "/admin/users/7", "", 401},
+		{http.MethodGet, "/admin/users/8", "Bearer x", 200},
+		{http.MethodGet, "/nowhere", "", 404},
+		{http.MethodPost, "/items/2", "", 405},
+	} {
+		req, _ := http.NewRequest(tt.method, s.url+tt.path, nil)
+		if tt.auth != "" {
+			req.Header.Set("Authorization", tt.auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.wantCode {
+			t.Errorf("%s %s = %d, want %d", tt.method, tt.path, resp.StatusCode, tt.wantCode)
+		}
+	}
+	_, _, body := get(t, s.url+"/metrics")
+	for _, want := range []string{
+		`http_requests_total{code="200",method="GET",route="/items/{id}"} 1`,
+		`http_requests_total{code="401",method="GET",route="/admin/users/{id}"} 1`,
+		`http_requests_total{code="200",method="GET",route="/admin/users/{id}"} 1`,
+		`http_requests_total{code="404",method="GET",route="unmatched"} 1`,
+		`http_requests_total{code="405",method="POST",route="unmatched"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	// One match of GET /items/1, one of POST /items/2 (which then fails
+	// on the method and is matched again for its label).
+	if got := matches.Load(); got > 3 {
+		t.Errorf("the route's matcher ran %d times for 2 requests, want at most 3 (GET /items/1 matched once)", got)
+	}
+}
+
+// wrappedWriter hides the writer under it but for Unwrap, as middleware
+// that wraps response writers do.
+type wrappedWriter struct{ http.ResponseWriter }
+
+func (w wrappedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

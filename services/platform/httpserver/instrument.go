@@ -136,28 +136,42 @@ func instrument(reg prometheus.Registerer, logger *slog.Logger) mux.MiddlewareFu
 		var names spanNames
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
-			route := routeOf(next, r)
 			method := methodLabel(r.Method)
+			// Inside a router (Instrument as its middleware) the route is
+			// known now; around one, the tagged route handler names it.
+			route := currentRoute(r)
 
 			// The global propagator and provider are read per request: they
 			// are set once by telemetry.Setup, possibly after this
 			// middleware was built.
 			ctx := otel.GetTextMapPropagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-			ctx, span := tracers.get().Start(ctx, names.get(r.Method, method, route),
-				trace.WithSpanKind(trace.SpanKindServer),
-				trace.WithAttributes( // at the start, where samplers see them
-					attribute.String("http.request.method", r.Method),
-					attribute.String("url.path", r.URL.Path),
-					attribute.String("http.route", route),
-				))
+			ctx, span := tracers.get().Start(ctx, names.get(r.Method, method, route), trace.WithSpanKind(trace.SpanKindServer))
 			defer span.End()
 
 			rec := &statusRecorder{ResponseWriter: w}
 			abort := serveRecovering(rec, r.WithContext(ctx), next, logger)
+			if route == "" {
+				route = rec.route
+			}
+			if route == "" {
+				// Not served by a tagged route: unmatched, or refused by a
+				// router middleware before its route handler ran.
+				route = matchRoute(next, r)
+			}
 
 			code := rec.statusCode()
+			// The attributes are set at the end, and only on spans that
+			// are recorded: telemetry's samplers decide on the parent
+			// alone, and an unrecorded span would allocate them for
+			// nothing on every request.
 			if span.IsRecording() {
-				span.SetAttributes(attribute.Int("http.response.status_code", code))
+				span.SetName(names.get(r.Method, method, route))
+				span.SetAttributes(
+					attribute.String("http.request.method", r.Method),
+					attribute.String("url.path", r.URL.Path),
+					attribute.String("http.route", route),
+					attribute.Int("http.response.status_code", code),
+				)
 				if code >= 500 {
 					span.SetStatus(codes.Error, http.StatusText(code))
 				}
@@ -170,6 +184,50 @@ func instrument(reg prometheus.Registerer, logger *slog.Logger) mux.MiddlewareFu
 	}
 }
 
+// tagRoutes wraps the handler of every route of router, once, so that a
+// request served by it tells the instrument middleware around the router
+// its route template: finding the route again after the fact would match
+// the request a second time.
+func tagRoutes(router *mux.Router) error {
+	return router.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
+		h := route.GetHandler()
+		if h == nil {
+			return nil // a subrouter's route; Walk visits its routes too
+		}
+		if _, done := h.(routeTag); done {
+			return nil
+		}
+		tmpl, err := route.GetPathTemplate()
+		if err != nil {
+			return nil // no path: left to matchRoute
+		}
+		route.Handler(routeTag{template: tmpl, next: h})
+		return nil
+	})
+}
+
+// routeTag records its route template in the statusRecorder under the
+// response writer, then serves the route.
+type routeTag struct {
+	template string
+	next     http.Handler
+}
+
+func (t routeTag) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	for rw := w; rw != nil; {
+		if rec, ok := rw.(*statusRecorder); ok {
+			rec.route = t.template
+			break
+		}
+		u, ok := rw.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			break
+		}
+		rw = u.Unwrap()
+	}
+	t.next.ServeHTTP(w, r)
+}
+
 // spanNames caches span names ("GET /api/products/{productId}") per
 // standard method and route, so that a request does not build its own.
 type spanNames struct{ names sync.Map } // [2]string{method, route} → string
@@ -178,7 +236,7 @@ type spanNames struct{ names sync.Map } // [2]string{method, route} → string
 // template when it matched one. label is methodLabel(method); names of
 // other methods are built each time, as they are unbounded.
 func (n *spanNames) get(method, label, route string) string {
-	if route == unmatched {
+	if route == unmatched || route == "" {
 		return method
 	}
 	if label != method {
@@ -222,15 +280,20 @@ func serveRecovering(w *statusRecorder, r *http.Request, next http.Handler, logg
 	return nil
 }
 
-// routeOf returns the route template that serves r: the current route when
-// running inside a gorilla/mux router, a match against next when next is
-// one, and "unmatched" otherwise.
-func routeOf(next http.Handler, r *http.Request) string {
+// currentRoute returns the template of the gorilla/mux route serving r
+// when r is inside a router, and "" otherwise.
+func currentRoute(r *http.Request) string {
 	if route := mux.CurrentRoute(r); route != nil {
 		if tmpl, err := route.GetPathTemplate(); err == nil {
 			return tmpl
 		}
 	}
+	return ""
+}
+
+// matchRoute returns the template of next's route that matches r when next
+// is a gorilla/mux router, and "unmatched" otherwise.
+func matchRoute(next http.Handler, r *http.Request) string {
 	router, ok := next.(*mux.Router)
 	if !ok {
 		return unmatched
@@ -257,12 +320,14 @@ func methodLabel(method string) string {
 	return "other"
 }
 
-// statusRecorder remembers the status code written. Unwrap lets
+// statusRecorder remembers the status code written, and the route that
+// served the request when a routeTag said so. Unwrap lets
 // http.ResponseController reach the Flusher and deadlines underneath.
 type statusRecorder struct {
 	http.ResponseWriter
 	status      int
 	wroteHeader bool
+	route       string // set by routeTag
 }
 
 func (s *statusRecorder) WriteHeader(code int) {

@@ -27,7 +27,7 @@ import (
 // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (the full URL) or
 // OTEL_EXPORTER_OTLP_ENDPOINT (a base URL, to which /v1/traces is added);
 // otherwise spans are still created, so trace ids propagate, but go
-// nowhere. OTEL_SERVICE_NAME overrides service. The returned shutdown
+// nowhere, and those of traces started here are not even recorded. OTEL_SERVICE_NAME overrides service. The returned shutdown
 // flushes spans still buffered; call it before the process exits. Setup
 // fails only on an endpoint that is not a URL.
 func Setup(ctx context.Context, service string, getenv func(string) string) (shutdown func(context.Context) error, err error) {
@@ -41,14 +41,21 @@ func Setup(ctx context.Context, service string, getenv func(string) string) (shu
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: resource: %w", err)
 	}
-	opts := []sdktrace.TracerProviderOption{
-		sdktrace.WithResource(res),
-		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.AlwaysSample())),
-	}
-
 	endpoint, err := tracesEndpoint(getenv)
 	if err != nil {
 		return nil, err
+	}
+	// With nowhere to send spans, a trace this service starts is not
+	// recorded (it still gets ids, which propagate, marked not sampled):
+	// recording costs allocations on every request for nothing. A trace a
+	// caller samples is still recorded, so its sampled flag travels on.
+	root := sdktrace.NeverSample()
+	if endpoint != "" {
+		root = sdktrace.AlwaysSample()
+	}
+	opts := []sdktrace.TracerProviderOption{
+		sdktrace.WithResource(res),
+		sdktrace.WithSampler(sdktrace.ParentBased(root)),
 	}
 	if endpoint != "" {
 		// New does not connect; an unreachable collector shows up as

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 
@@ -42,12 +43,25 @@ func TestSetupWithoutExporter(t *testing.T) {
 		t.Errorf("trace id = %s, want the incoming one", got)
 	}
 	if !span.IsRecording() {
-		t.Error("span is not recording")
+		t.Error("span of a sampled incoming trace is not recording")
 	}
 	out := propagation.HeaderCarrier(http.Header{})
 	otel.GetTextMapPropagator().Inject(ctx, out)
-	if out.Get("traceparent") == "" {
-		t.Error("no traceparent injected")
+	if got := out.Get("traceparent"); !strings.HasPrefix(got, "00-4bf92f3577b34da6a3ce929d0e0e4736-") || !strings.HasSuffix(got, "-01") {
+		t.Errorf("traceparent injected = %q, want the incoming trace, sampled", got)
+	}
+
+	// A trace started here has ids to propagate but, with nowhere to
+	// export it, is not recorded and says so downstream.
+	rootCtx, root := otel.Tracer("test").Start(context.Background(), "root")
+	defer root.End()
+	if root.IsRecording() || !root.SpanContext().IsValid() {
+		t.Errorf("root span: recording %t, valid ids %t; want not recording, valid ids", root.IsRecording(), root.SpanContext().IsValid())
+	}
+	out = propagation.HeaderCarrier(http.Header{})
+	otel.GetTextMapPropagator().Inject(rootCtx, out)
+	if got := out.Get("traceparent"); !strings.HasSuffix(got, "-00") || !strings.Contains(got, root.SpanContext().TraceID().String()) {
+		t.Errorf("traceparent injected = %q, want trace %s, not sampled", got, root.SpanContext().TraceID())
 	}
 }
 
