@@ -38,7 +38,17 @@ type rendering struct {
 	updatedAt time.Time
 	etag      string
 	body      []byte // JSON, with the newline json.Encoder ends it with
+	// etagValues is etag as a header value, built once with the body.
+	etagValues []string
 }
+
+// Header values of every product read, shared by every answer: the
+// response's header map is copied when it is written, so these slices are
+// only ever read.
+var (
+	noCacheValues  = []string{"no-cache"}
+	jsonTypeValues = []string{"application/json"}
+)
 
 // render returns get's answer for p, from the memo when it holds p's
 // version.
@@ -51,7 +61,8 @@ func (h *handlers) render(p *product.Product) *rendering {
 	if err != nil { // plain values only: cannot happen
 		body = nil
 	}
-	r := &rendering{id: p.ID, version: p.Version, updatedAt: p.UpdatedAt, etag: etag(p), body: append(body, '\n')}
+	tag := etag(p)
+	r := &rendering{id: p.ID, version: p.Version, updatedAt: p.UpdatedAt, etag: tag, body: append(body, '\n'), etagValues: []string{tag}}
 	if err == nil {
 		slot.Store(r)
 	}
@@ -143,16 +154,18 @@ func (h *handlers) get(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := h.render(p)
+	// The values are set without Header.Set, which would allocate a
+	// slice for each on every read.
 	hdr := w.Header()
-	hdr.Set("ETag", out.etag)
+	hdr["Etag"] = out.etagValues
 	// Clients may keep the product but must revalidate, which the ETag
 	// makes cheap.
-	hdr.Set("Cache-Control", "no-cache")
+	hdr["Cache-Control"] = noCacheValues
 	if noneMatch(r.Header.Get("If-None-Match"), out.etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	hdr.Set("Content-Type", "application/json")
+	hdr["Content-Type"] = jsonTypeValues
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(out.body) // an error means the client went away
 }
