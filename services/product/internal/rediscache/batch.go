@@ -11,26 +11,31 @@ import (
 // maxBatch bounds the entries one MGET asks for.
 const maxBatch = 128
 
+// maxInFlight bounds the MGETs in flight at once. With one, a loaded
+// 2-core server idled a fifth of the time waiting for it; many would split
+// the reads into batches too small to share.
+const maxInFlight = 2
+
 // lookupBatcher gathers the lookups of concurrent reads into one MGET of the
 // generation and every entry asked for. Under load most of a cached read's
 // cost is its Redis round trip (a write and a read on each side of a
 // socket); gathered, a few dozen reads share one.
 //
-// There is no goroutine of its own and no timer: a lookup that finds no
-// MGET in flight sends one for itself and whatever queued meanwhile; one
-// that finds an MGET in flight queues and waits. When an MGET returns, its
-// sender hands the next one to the oldest waiter instead of sending it
-// itself, so no read serves others' lookups for longer than one round trip.
-// A lookup is therefore always answered by an MGET sent after it began,
-// which keeps the cache's rule: a read that starts after a write returned
-// sees that write's invalidation.
+// There is no goroutine of its own and no timer: a lookup that finds fewer
+// than maxInFlight MGETs in flight sends one for itself; one that finds
+// them all taken queues and waits. When an MGET returns, its sender takes
+// the queued lookups as the next batch and hands it to the oldest of them
+// to send, instead of sending it itself, so no read serves others' lookups
+// for longer than one round trip. A lookup is therefore always answered by
+// an MGET sent after it began, which keeps the cache's rule: a read that
+// starts after a write returned sees that write's invalidation.
 type lookupBatcher struct {
 	rdb    redis.UniversalClient
 	genKey string
 
-	mu      sync.Mutex
-	sending bool      // an MGET is in flight, or about to be sent
-	queue   []*lookup // lookups waiting for the next MGET, oldest first
+	mu       sync.Mutex
+	inFlight int       // MGETs in flight or about to be sent
+	queue    []*lookup // lookups waiting for a batch, oldest first; empty while inFlight < maxInFlight
 }
 
 // lookup is one read's part of an MGET.
@@ -39,8 +44,9 @@ type lookup struct {
 	gen, entry any   // the values MGET answered for the generation and key
 	err        error // the MGET's error
 	// done receives true once the fields above are set, or false when
-	// this lookup's read must send the next MGET.
-	done chan bool
+	// this lookup's read must send the MGET for batch.
+	done  chan bool
+	batch []*lookup // the lookups of the MGET handed to this one, itself first
 }
 
 // get returns the generation and the entry at key, as MGET genKey key
@@ -51,32 +57,26 @@ type lookup struct {
 func (b *lookupBatcher) get(key string) (gen, entry any, err error) {
 	l := &lookup{key: key, done: make(chan bool, 1)}
 	b.mu.Lock()
+	if b.inFlight < maxInFlight {
+		b.inFlight++
+		b.mu.Unlock()
+		b.send([]*lookup{l})
+		return l.gen, l.entry, l.err
+	}
 	b.queue = append(b.queue, l)
-	send := !b.sending
-	b.sending = true
 	b.mu.Unlock()
 
-	if !send {
-		if answered := <-l.done; answered {
-			return l.gen, l.entry, l.err
-		}
-		// Handed the next MGET: l leads the queue.
+	if answered := <-l.done; !answered {
+		b.send(l.batch)
 	}
-	b.sendQueued()
 	return l.gen, l.entry, l.err
 }
 
-// sendQueued sends one MGET for the queued lookups (up to maxBatch), answers
-// them, then hands the next MGET to the oldest lookup still queued, or marks
-// none in flight.
-func (b *lookupBatcher) sendQueued() {
-	b.mu.Lock()
-	n := min(len(b.queue), maxBatch)
-	batch := b.queue[:n:n]
-	b.queue = b.queue[n:]
-	b.mu.Unlock()
-
-	keys := make([]string, 1, n+1)
+// send sends one MGET for batch and answers its lookups, then takes the
+// queued lookups (up to maxBatch) as the next batch and hands it to the
+// oldest of them, or frees its slot when none are queued.
+func (b *lookupBatcher) send(batch []*lookup) {
+	keys := make([]string, 1, len(batch)+1)
 	keys[0] = b.genKey
 	for _, l := range batch {
 		keys = append(keys, l.key)
@@ -94,16 +94,19 @@ func (b *lookupBatcher) sendQueued() {
 		} else {
 			l.gen, l.entry = vals[0], vals[i+1]
 		}
-		l.done <- true
+		l.done <- true // buffered; the sender's own lookup does not read it
 	}
 
 	b.mu.Lock()
 	if len(b.queue) == 0 {
-		b.sending = false
+		b.inFlight--
 		b.mu.Unlock()
 		return
 	}
+	n := min(len(b.queue), maxBatch)
 	next := b.queue[0]
+	next.batch = b.queue[:n:n]
+	b.queue = b.queue[n:]
 	b.mu.Unlock()
 	next.done <- false
 }

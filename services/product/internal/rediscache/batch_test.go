@@ -17,14 +17,14 @@ import (
 	"github.com/travluk/ecom/services/product/internal/product"
 )
 
-// mgetHook counts the MGETs a client sends; while hold is set, the first one
-// waits until release is closed, and fail makes every MGET after the first
-// fail without reaching Redis.
+// mgetHook counts the MGETs a client sends; the first hold of them wait
+// until release is closed, and fail makes every MGET after those fail
+// without reaching Redis.
 type mgetHook struct {
 	mgets   atomic.Int32
 	keys    []int // keys of each MGET, in order
 	mu      sync.Mutex
-	hold    bool
+	hold    int32
 	release chan struct{}
 	fail    bool
 }
@@ -43,10 +43,10 @@ func (h *mgetHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		h.mu.Lock()
 		h.keys = append(h.keys, len(cmd.Args())-1)
 		h.mu.Unlock()
-		if n == 1 && h.hold {
+		if n <= h.hold {
 			<-h.release
 		}
-		if n > 1 && h.fail {
+		if n > h.hold && h.fail {
 			err := errors.New("injected: connection reset")
 			cmd.SetErr(err)
 			return err
@@ -62,10 +62,10 @@ func (b *lookupBatcher) queued() int {
 	return len(b.queue)
 }
 
-// holdFirstMGET starts readers Gets of distinct products while the first
-// MGET is held, and releases it once the other readers-1 lookups have
-// queued behind it. It returns what each Get answered.
-func holdFirstMGET(t *testing.T, c *Cache, hook *mgetHook, ids []string) []*product.Product {
+// holdFirstMGETs starts Gets of distinct products while the first
+// maxInFlight MGETs are held, and releases them once the other lookups
+// have queued behind them. It returns what each Get answered.
+func holdFirstMGETs(t *testing.T, c *Cache, hook *mgetHook, ids []string) []*product.Product {
 	t.Helper()
 	got := make([]*product.Product, len(ids))
 	var wg sync.WaitGroup
@@ -73,9 +73,9 @@ func holdFirstMGET(t *testing.T, c *Cache, hook *mgetHook, ids []string) []*prod
 		wg.Go(func() { got[i], _ = c.Get(context.Background(), id) })
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for c.batcher.queued() < len(ids)-1 {
+	for c.batcher.queued() < len(ids)-maxInFlight {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d lookups queued behind the held MGET", c.batcher.queued(), len(ids)-1)
+			t.Fatalf("%d of %d lookups queued behind the held MGETs", c.batcher.queued(), len(ids)-maxInFlight)
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -86,7 +86,7 @@ func holdFirstMGET(t *testing.T, c *Cache, hook *mgetHook, ids []string) []*prod
 
 func TestConcurrentLookupsShareOneMGET(t *testing.T) {
 	rdb := client(t, testenv.Redis(t), "")
-	hook := &mgetHook{hold: true, release: make(chan struct{})}
+	hook := &mgetHook{hold: maxInFlight, release: make(chan struct{})}
 	rdb.AddHook(hook)
 	c, _ := newCache(t, rdb, uniquePrefix())
 
@@ -101,16 +101,16 @@ func TestConcurrentLookupsShareOneMGET(t *testing.T) {
 	hook.mgets.Store(0)
 	hook.keys = nil
 
-	got := holdFirstMGET(t, c, hook, ids)
+	got := holdFirstMGETs(t, c, hook, ids)
 
 	for i, p := range got {
 		if p == nil || p.ID != ids[i] || p.Price != product.Money(100+i) {
 			t.Fatalf("reader %d got %+v, want its own product %s at %d cents", i, p, ids[i], 100+i)
 		}
 	}
-	// The first reader's MGET, then one for the 39 that queued behind it.
-	if n := hook.mgets.Load(); n != 2 {
-		t.Errorf("%d readers sent %d MGETs (keys each: %v), want 2: the held one and one for all that queued", readers, n, hook.keys)
+	// The first readers' MGETs, then one for all that queued behind them.
+	if n := hook.mgets.Load(); n != maxInFlight+1 {
+		t.Errorf("%d readers sent %d MGETs (keys each: %v), want %d: the held ones and one for all that queued", readers, n, hook.keys, maxInFlight+1)
 	}
 	if hits := testutil.ToFloat64(c.hits); hits != readers {
 		t.Errorf("hits = %v, want %d", hits, readers)
@@ -119,7 +119,7 @@ func TestConcurrentLookupsShareOneMGET(t *testing.T) {
 
 func TestSharedMGETFailureReachesEveryReader(t *testing.T) {
 	rdb := client(t, testenv.Redis(t), "")
-	hook := &mgetHook{hold: true, release: make(chan struct{}), fail: true}
+	hook := &mgetHook{hold: maxInFlight, release: make(chan struct{}), fail: true}
 	rdb.AddHook(hook)
 	c, _ := newCache(t, rdb, uniquePrefix())
 
@@ -127,16 +127,16 @@ func TestSharedMGETFailureReachesEveryReader(t *testing.T) {
 	for i := range ids {
 		ids[i] = fmt.Sprintf("65f0c0ffee00000000%06d", i)
 	}
-	got := holdFirstMGET(t, c, hook, ids)
+	got := holdFirstMGETs(t, c, hook, ids)
 
-	for i, p := range got[1:] {
+	for i, p := range got {
 		if p != nil {
-			t.Errorf("reader %d got %+v from a failed MGET", i+1, p)
+			t.Errorf("reader %d got %+v, want nothing: a miss or a failed MGET", i, p)
 		}
 	}
-	// The held MGET succeeded (a miss); the shared one failed for the 9.
-	if errs := testutil.ToFloat64(c.lookupErrs); errs != 9 {
-		t.Errorf("lookup errors = %v, want 9: every reader of the failed MGET counts one", errs)
+	// The held MGETs succeeded (misses); the shared one failed for the rest.
+	if errs, want := testutil.ToFloat64(c.lookupErrs), float64(len(ids)-maxInFlight); errs != want {
+		t.Errorf("lookup errors = %v, want %v: every reader of the failed MGET counts one", errs, want)
 	}
 	if p, fill := c.Get(context.Background(), ids[0]); p != nil || fill != nil {
 		t.Errorf("Get right after the failure = %v, fill %v; want the cache bypassed (breaker open)", p, fill != nil)
@@ -176,5 +176,45 @@ func TestLookupsUnderLoadAnswerEveryReaderItsOwn(t *testing.T) {
 	}
 	if n := wrong.Load(); n != 0 {
 		t.Errorf("%d of %d reads answered another product or none", n, readers*reads)
+	}
+}
+
+// TestReadNotStalledBehindSlowMGET holds one MGET and checks that another
+// read is still answered: while a round trip is out, a second one may go.
+func TestReadNotStalledBehindSlowMGET(t *testing.T) {
+	rdb := client(t, testenv.Redis(t), "")
+	hook := &mgetHook{hold: 1, release: make(chan struct{})}
+	rdb.AddHook(hook)
+	c, _ := newCache(t, rdb, uniquePrefix())
+	slow, fast := sample(1, 100), sample(1, 200)
+	slow.ID, fast.ID = "65f0c0ffee00000000000001", "65f0c0ffee00000000000002"
+	c.Stored(context.Background(), slow)
+	c.Stored(context.Background(), fast)
+	hook.mgets.Store(0)
+
+	held := make(chan *product.Product, 1)
+	go func() {
+		p, _ := c.Get(context.Background(), slow.ID)
+		held <- p
+	}()
+	for hook.mgets.Load() < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	answered := make(chan *product.Product, 1)
+	go func() {
+		p, _ := c.Get(context.Background(), fast.ID)
+		answered <- p
+	}()
+	select {
+	case p := <-answered:
+		if p == nil || p.ID != fast.ID {
+			t.Errorf("second read got %+v, want product %s", p, fast.ID)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("a read waited for another read's held MGET")
+	}
+	close(hook.release)
+	if p := <-held; p == nil || p.ID != slow.ID {
+		t.Errorf("held read got %+v, want product %s", p, slow.ID)
 	}
 }
