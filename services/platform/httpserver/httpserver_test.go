@@ -395,7 +395,7 @@ func TestServerSpan(t *testing.T) {
 	}
 	attrs := make(map[string]string)
 	for _, kv := range sp.Attributes() {
-		attrs[string(kv.Key)] = kv.Value.Emit()
+		attrs[string(kv.Key)] = kv.Value.String()
 	}
 	wantAttrs := map[string]string{
 		"http.request.method":       "GET",
