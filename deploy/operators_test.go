@@ -591,7 +591,7 @@ func metricsPath(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile(`mux\.Handle\("GET (/[^"]*)", promhttp\.`).FindStringSubmatch(string(src))
+	m := regexp.MustCompile(`\w+\.Handle\("GET (/[^"]*)", promhttp\.`).FindStringSubmatch(string(src))
 	if m == nil {
 		t.Fatal("services/platform/httpserver/httpserver.go registers no promhttp handler; where do the services serve metrics?")
 	}
