@@ -257,12 +257,7 @@ func TestGETLoadReconnectsAfterCloseDelimitedAnswer(t *testing.T) {
 // after every answer and one that answers chunked.
 func TestGETLoad(t *testing.T) {
 	const conns = 3
-	var mu sync.Mutex
-	remotes := make(map[string]bool)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		remotes[r.RemoteAddr] = true
-		mu.Unlock()
+	srv, clients := serveCountingConns(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Accept") != "application/json" || r.Method != http.MethodGet {
 			http.Error(w, "bad request", http.StatusBadRequest)
 			return
@@ -282,8 +277,7 @@ func TestGETLoad(t *testing.T) {
 		default:
 			_, _ = w.Write([]byte(`{"ok":true}`))
 		}
-	}))
-	defer srv.Close()
+	})
 
 	run := func(path string) Result {
 		t.Helper()
@@ -303,11 +297,9 @@ func TestGETLoad(t *testing.T) {
 			t.Errorf("%s: %d requests, %d errors (%v); want many and none", path, res.Requests, res.Errors, res.ErrorSummary())
 		}
 	}
-	mu.Lock()
-	if n := len(remotes); n < conns {
+	if n := clients.count(); n < conns {
 		t.Errorf("%d client connections, want at least one per worker (%d)", n, conns)
 	}
-	mu.Unlock()
 	missing := run("/missing")
 	if missing.Requests == 0 || missing.Errors != missing.Requests {
 		t.Errorf("404 run: %d requests, %d errors; want every one an error", missing.Requests, missing.Errors)

@@ -15,12 +15,7 @@ import (
 // one connection, every request is counted, and failing answers are errors.
 func TestRunAgainstHTTPTestServer(t *testing.T) {
 	const conns = 4
-	var mu sync.Mutex
-	remotes := make(map[string]bool)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		remotes[r.RemoteAddr] = true
-		mu.Unlock()
+	srv, clients := serveCountingConns(t, func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/missing":
 			http.NotFound(w, r)
@@ -30,8 +25,7 @@ func TestRunAgainstHTTPTestServer(t *testing.T) {
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = w.Write([]byte(`{"ok":true}`))
 		}
-	}))
-	defer srv.Close()
+	})
 
 	run := func(path string) Result {
 		t.Helper()
@@ -54,11 +48,9 @@ func TestRunAgainstHTTPTestServer(t *testing.T) {
 	if rate := ok.Rate(); rate != float64(ok.Requests)/0.2 {
 		t.Errorf("Rate = %v for %d requests in 200ms", rate, ok.Requests)
 	}
-	mu.Lock()
-	if len(remotes) != conns {
-		t.Errorf("%d client connections, want one per worker (%d)", len(remotes), conns)
+	if n := clients.count(); n != conns {
+		t.Errorf("%d client connections, want one per worker (%d)", n, conns)
 	}
-	mu.Unlock()
 
 	if notModified := run("/cached"); notModified.Errors != 0 {
 		t.Errorf("304 counted as errors: %v", notModified.ErrorSummary())
@@ -127,4 +119,31 @@ func TestResultAddKeepsTheRate(t *testing.T) {
 	if sum.Rate() != 200 || sum.Errors != 2 || sum.ErrorKinds["status 500"] != 2 || sum.Latency.Count() != 400 || sum.Conns != 2 {
 		t.Errorf("sum = rate %v, %d errors %v, %d latencies, %d conns", sum.Rate(), sum.Errors, sum.ErrorKinds, sum.Latency.Count(), sum.Conns)
 	}
+}
+
+// clientConns counts the client connections a test server saw.
+type clientConns struct {
+	mu      sync.Mutex
+	remotes map[string]bool // remote addresses
+}
+
+// serveCountingConns serves handler on a test server, closed at the end of
+// the test, and counts its client connections.
+func serveCountingConns(t *testing.T, handler http.HandlerFunc) (*httptest.Server, *clientConns) {
+	t.Helper()
+	c := &clientConns{remotes: make(map[string]bool)}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.mu.Lock()
+		c.remotes[r.RemoteAddr] = true
+		c.mu.Unlock()
+		handler(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, c
+}
+
+func (c *clientConns) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.remotes)
 }
