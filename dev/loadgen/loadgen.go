@@ -46,6 +46,20 @@ type Result struct {
 	// refused", ...), at most maxErrorKinds distinct ones.
 	ErrorKinds map[string]uint64
 	Latency    *Histogram // every request counted in Requests
+	// CPU is the CPU time (user and system) the whole process used during
+	// the measured window: the load generator and any servers running in
+	// it. Zero when the system does not report it. Unlike Rate, it hardly
+	// moves when other programs take CPU away from the run.
+	CPU time.Duration
+}
+
+// CPUPerRequest returns CPU divided by Requests, or zero when either is
+// unknown.
+func (r Result) CPUPerRequest() time.Duration {
+	if r.CPU <= 0 || r.Requests == 0 {
+		return 0
+	}
+	return r.CPU / time.Duration(r.Requests)
 }
 
 // maxErrorKinds bounds Result.ErrorKinds; further kinds count as "other".
@@ -95,6 +109,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	opCtx, cancel := context.WithDeadline(ctx, window.to.Add(grace))
 	defer cancel()
 
+	cpu := sampleCPUAt(window)
+	defer cpu.stop()
+
 	tallies := make([]tally, cfg.Conns)
 	var wg sync.WaitGroup
 	for w := range tallies {
@@ -109,7 +126,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return Result{}, err
 	}
 
-	res := Result{Conns: cfg.Conns, Duration: cfg.Duration, ErrorKinds: make(map[string]uint64), Latency: new(Histogram)}
+	res := Result{Conns: cfg.Conns, Duration: cfg.Duration, ErrorKinds: make(map[string]uint64), Latency: new(Histogram), CPU: cpu.used()}
 	for i := range tallies {
 		t := &tallies[i]
 		res.Latency.Merge(&t.latency)
@@ -124,6 +141,45 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 
 // span is the measured window.
 type span struct{ from, to time.Time }
+
+// cpuSampler reads the process's CPU time when a window opens and when it
+// closes, on timers of their own: the workers never pause for it.
+type cpuSampler struct {
+	from, to         *time.Timer
+	atFrom, atTo     time.Duration
+	okFrom, okTo     bool
+	fromDone, toDone chan struct{}
+}
+
+func sampleCPUAt(w span) *cpuSampler {
+	c := &cpuSampler{fromDone: make(chan struct{}), toDone: make(chan struct{})}
+	c.from = time.AfterFunc(time.Until(w.from), func() {
+		c.atFrom, c.okFrom = processCPU()
+		close(c.fromDone)
+	})
+	c.to = time.AfterFunc(time.Until(w.to), func() {
+		c.atTo, c.okTo = processCPU()
+		close(c.toDone)
+	})
+	return c
+}
+
+// used returns the CPU time between the samples, waiting for both; zero
+// when the system did not report one. Call it only once the window ended.
+func (c *cpuSampler) used() time.Duration {
+	<-c.fromDone
+	<-c.toDone
+	if !c.okFrom || !c.okTo {
+		return 0
+	}
+	return c.atTo - c.atFrom
+}
+
+// stop cancels the samples not taken yet, when Run ends early.
+func (c *cpuSampler) stop() {
+	c.from.Stop()
+	c.to.Stop()
+}
 
 // tally is one worker's record.
 type tally struct {
@@ -187,6 +243,7 @@ func (r *Result) Add(o Result) {
 	r.Duration += o.Duration
 	r.Requests += o.Requests
 	r.Errors += o.Errors
+	r.CPU += o.CPU
 	for k, n := range o.ErrorKinds {
 		addKind(r.ErrorKinds, k, n)
 	}

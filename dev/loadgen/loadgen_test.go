@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"crypto/sha256"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -114,10 +115,48 @@ func TestResultAddKeepsTheRate(t *testing.T) {
 		for range part.requests {
 			h.Record(time.Millisecond)
 		}
-		sum.Add(Result{Conns: 2, Duration: part.d, Requests: part.requests, Errors: 1, ErrorKinds: map[string]uint64{"status 500": 1}, Latency: h})
+		sum.Add(Result{Conns: 2, Duration: part.d, Requests: part.requests, Errors: 1, ErrorKinds: map[string]uint64{"status 500": 1}, Latency: h, CPU: time.Duration(part.requests) * time.Millisecond})
 	}
 	if sum.Rate() != 200 || sum.Errors != 2 || sum.ErrorKinds["status 500"] != 2 || sum.Latency.Count() != 400 || sum.Conns != 2 {
 		t.Errorf("sum = rate %v, %d errors %v, %d latencies, %d conns", sum.Rate(), sum.Errors, sum.ErrorKinds, sum.Latency.Count(), sum.Conns)
+	}
+	if got := sum.CPUPerRequest(); got != time.Millisecond {
+		t.Errorf("CPU per request = %v, want 1ms", got)
+	}
+}
+
+// TestRunMeasuresCPUOfTheWindow gives every request a fixed amount of
+// computation and checks that the CPU per request Run reports matches what
+// the same computation costs alone, measured the same way: CPU time does
+// not depend on how busy the machine is, so the bounds can be wide.
+func TestRunMeasuresCPUOfTheWindow(t *testing.T) {
+	work := func() {
+		sum := sha256.New()
+		block := make([]byte, 64<<10)
+		for range 8 {
+			sum.Write(block)
+		}
+		sum.Sum(nil)
+	}
+	const calibration = 200
+	before, ok := processCPU()
+	if !ok {
+		t.Skip("this system does not report CPU time")
+	}
+	for range calibration {
+		work()
+	}
+	after, _ := processCPU()
+	alone := (after - before) / calibration
+
+	res, err := Run(context.Background(), Config{Conns: 2, Warmup: 50 * time.Millisecond, Duration: 300 * time.Millisecond,
+		Op: func(context.Context, int) error { work(); return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := res.CPUPerRequest()
+	if res.Requests == 0 || got < alone/2 || got > 2*alone {
+		t.Errorf("CPU per request = %v over %d requests (CPU %v); the work alone costs %v", got, res.Requests, res.CPU, alone)
 	}
 }
 

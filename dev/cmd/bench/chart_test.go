@@ -34,7 +34,7 @@ func TestReportFiles(t *testing.T) {
 		for j := range 1000 {
 			h.Record(time.Duration(i+1) * time.Duration(j+1) * time.Microsecond)
 		}
-		res := loadgen.Result{Conns: 64, Duration: 10 * time.Second, Requests: 1000 * uint64(3-i), Latency: h}
+		res := loadgen.Result{Conns: 64, Duration: 10 * time.Second, Requests: 1000 * uint64(3-i), Latency: h, CPU: 150 * time.Millisecond}
 		results[name] = res
 		rep.Scenarios = append(rep.Scenarios, measurement{Name: name, About: "about " + name, Target: "http://x/" + name, Result: res, RoundRates: []float64{res.Rate()}})
 	}
@@ -48,7 +48,7 @@ func TestReportFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	md := read(t, filepath.Join(dir, "catalog.md"))
-	for _, want := range []string{"| ceiling | 64 | 10s | 3000 | 300 |", "| ingress ÷ ceiling (req/s) | 0.67 | ≥ 0.70 | MISSED |", "PLACEHOLDER", "![p50 and p99"} {
+	for _, want := range []string{"| ceiling | 64 | 10s | 3000 | 300 | 0.3k | 50.0 µs |", "| ingress ÷ ceiling (req/s) | 0.67 | ≥ 0.70 | MISSED |", "PLACEHOLDER", "![p50 and p99"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("catalog.md lacks %q:\n%s", want, md)
 		}
@@ -57,13 +57,14 @@ func TestReportFiles(t *testing.T) {
 		Scenarios []struct {
 			Name      string
 			LatencyMs struct{ P50 float64 }
+			CPU       float64 `json:"cpuMicrosecondsPerRequest"`
 		}
 		Checks []check
 	}
 	if err := json.Unmarshal([]byte(read(t, filepath.Join(dir, "catalog.json"))), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if len(doc.Scenarios) != 3 || doc.Scenarios[0].LatencyMs.P50 < 0.49 || doc.Scenarios[0].LatencyMs.P50 > 0.51 {
+	if len(doc.Scenarios) != 3 || doc.Scenarios[0].LatencyMs.P50 < 0.49 || doc.Scenarios[0].LatencyMs.P50 > 0.51 || doc.Scenarios[0].CPU != 50 {
 		t.Errorf("catalog.json scenarios = %+v", doc.Scenarios)
 	}
 	dec := xml.NewDecoder(strings.NewReader(read(t, filepath.Join(dir, "catalog.svg"))))

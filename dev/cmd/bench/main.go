@@ -284,4 +284,7 @@ func noiseNote(ms []measurement) string {
 const handicapNote = "The load generator runs in the same process as the servers it measures, so on a " +
 	"small machine it takes a large share of the CPU from them; every scenario carries the same " +
 	"handicap, which keeps the ratios between scenarios meaningful while the absolute rates " +
-	"understate what the servers reach alone. GOMAXPROCS is Go's default (every CPU)."
+	"understate what the servers reach alone. GOMAXPROCS is Go's default (every CPU). " +
+	"CPU per request is the whole process's CPU time (servers, embedded stores and load generator) " +
+	"over the measured window divided by the requests: it moves far less than req/s when other " +
+	"programs take the CPU, so it is the steadier way to compare two versions on a noisy machine."

@@ -99,10 +99,10 @@ func (r report) byName() map[string]loadgen.Result {
 func printTable(w io.Writer, r report) {
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tconns\trequests\treq/s\tp50\tp90\tp99\tmax\terrors\t")
+	fmt.Fprintln(tw, "scenario\tconns\trequests\treq/s\tCPU/req\tp50\tp90\tp99\tmax\terrors\t")
 	for _, s := range r.Scenarios {
 		res := s.Result
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%d\t\n", s.Name, res.Conns, res.Requests, res.Rate(),
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%d\t\n", s.Name, res.Conns, res.Requests, res.Rate(), micros(res.CPUPerRequest()),
 			ms(res.Latency.Quantile(0.5)), ms(res.Latency.Quantile(0.9)), ms(res.Latency.Quantile(0.99)), ms(res.Latency.Max()), res.Errors)
 	}
 	tw.Flush()
@@ -163,12 +163,12 @@ func (r report) markdown() string {
 		"(round 1: every scenario once, round 2: again, ...), each run after a %s unmeasured warm-up; "+
 		"the table adds the runs up.\n\n", r.Rounds, r.Warmup)
 
-	b.WriteString("| scenario | conns | measured | requests | req/s | req/s by round | p50 | p90 | p99 | p99.9 | max | errors |\n")
-	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	b.WriteString("| scenario | conns | measured | requests | req/s | req/s by round | CPU per request | p50 | p90 | p99 | p99.9 | max | errors |\n")
+	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, s := range r.Scenarios {
 		res := s.Result
-		fmt.Fprintf(&b, "| %s | %d | %s | %d | %.0f | %s | %s | %s | %s | %s | %s | %d |\n", s.Name, res.Conns, res.Duration.Round(10*time.Millisecond), res.Requests, res.Rate(),
-			roundRates(s.RoundRates), ms(res.Latency.Quantile(0.5)), ms(res.Latency.Quantile(0.9)), ms(res.Latency.Quantile(0.99)),
+		fmt.Fprintf(&b, "| %s | %d | %s | %d | %.0f | %s | %s | %s | %s | %s | %s | %s | %d |\n", s.Name, res.Conns, res.Duration.Round(10*time.Millisecond), res.Requests, res.Rate(),
+			roundRates(s.RoundRates), micros(res.CPUPerRequest()), ms(res.Latency.Quantile(0.5)), ms(res.Latency.Quantile(0.9)), ms(res.Latency.Quantile(0.99)),
 			ms(res.Latency.Quantile(0.999)), ms(res.Latency.Max()), res.Errors)
 	}
 	b.WriteString("\n| target | measured | wanted | verdict |\n|---|--:|--:|---|\n")
@@ -205,7 +205,10 @@ func (r report) jsonDoc() any {
 		Errors          uint64            `json:"errors"`
 		ErrorKinds      map[string]uint64 `json:"errorKinds,omitempty"`
 		RequestsPerSec  float64           `json:"requestsPerSecond"`
-		LatencyMs       latency           `json:"latencyMs"`
+		// The whole process's CPU time per request (servers and load
+		// generator), 0 when unknown.
+		CPUMicrosPerReq float64 `json:"cpuMicrosecondsPerRequest"`
+		LatencyMs       latency `json:"latencyMs"`
 	}
 	doc := struct {
 		Suite         string        `json:"suite"`
@@ -224,7 +227,7 @@ func (r report) jsonDoc() any {
 		doc.Scenarios = append(doc.Scenarios, scenarioDoc{
 			Name: s.Name, About: s.About, Target: s.Target, Conns: res.Conns,
 			DurationSeconds: res.Duration.Seconds(), RoundRates: s.RoundRates, Requests: res.Requests, Errors: res.Errors,
-			ErrorKinds: res.ErrorKinds, RequestsPerSec: res.Rate(),
+			ErrorKinds: res.ErrorKinds, RequestsPerSec: res.Rate(), CPUMicrosPerReq: float64(res.CPUPerRequest()) / float64(time.Microsecond),
 			LatencyMs: latency{
 				P50: msFloat(h.Quantile(0.5)), P90: msFloat(h.Quantile(0.9)), P99: msFloat(h.Quantile(0.99)),
 				P999: msFloat(h.Quantile(0.999)), Max: msFloat(h.Max()), Mean: msFloat(h.Mean()),
@@ -248,6 +251,14 @@ func ms(d time.Duration) string {
 }
 
 func msFloat(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// micros formats a CPU time per request in microseconds; zero is unknown.
+func micros(d time.Duration) string {
+	if d <= 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.1f µs", float64(d)/float64(time.Microsecond))
+}
 
 // roundRates lists rates as "17.1k / 16.9k / 17.4k".
 func roundRates(rates []float64) string {
