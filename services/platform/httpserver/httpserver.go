@@ -100,9 +100,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	if router, ok := o.Handler.(*mux.Router); ok {
-		if err := tagRoutes(router); err != nil {
-			return fmt.Errorf("httpserver: tag routes: %w", err)
-		}
+		tagRoutes(router)
 	}
 
 	var draining atomic.Bool

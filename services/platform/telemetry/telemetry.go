@@ -27,9 +27,10 @@ import (
 // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (the full URL) or
 // OTEL_EXPORTER_OTLP_ENDPOINT (a base URL, to which /v1/traces is added);
 // otherwise spans are still created, so trace ids propagate, but go
-// nowhere, and those of traces started here are not even recorded. OTEL_SERVICE_NAME overrides service. The returned shutdown
-// flushes spans still buffered; call it before the process exits. Setup
-// fails only on an endpoint that is not a URL.
+// nowhere, and those of traces started here are not even recorded.
+// OTEL_SERVICE_NAME overrides service. The returned shutdown flushes spans
+// still buffered; call it before the process exits. Setup fails only on an
+// endpoint that is not a URL.
 func Setup(ctx context.Context, service string, getenv func(string) string) (shutdown func(context.Context) error, err error) {
 	if name := getenv("OTEL_SERVICE_NAME"); name != "" {
 		service = name
@@ -45,6 +46,7 @@ func Setup(ctx context.Context, service string, getenv func(string) string) (shu
 	if err != nil {
 		return nil, err
 	}
+	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
 	// With nowhere to send spans, a trace this service starts is not
 	// recorded (it still gets ids, which propagate, marked not sampled):
 	// recording costs allocations on every request for nothing. A trace a
@@ -52,12 +54,6 @@ func Setup(ctx context.Context, service string, getenv func(string) string) (shu
 	root := sdktrace.NeverSample()
 	if endpoint != "" {
 		root = sdktrace.AlwaysSample()
-	}
-	opts := []sdktrace.TracerProviderOption{
-		sdktrace.WithResource(res),
-		sdktrace.WithSampler(sdktrace.ParentBased(root)),
-	}
-	if endpoint != "" {
 		// New does not connect; an unreachable collector shows up as
 		// export errors later, never as a service that will not start.
 		exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(endpoint))
@@ -66,6 +62,7 @@ func Setup(ctx context.Context, service string, getenv func(string) string) (shu
 		}
 		opts = append(opts, sdktrace.WithBatcher(exp))
 	}
+	opts = append(opts, sdktrace.WithSampler(sdktrace.ParentBased(root)))
 
 	tp := sdktrace.NewTracerProvider(opts...)
 	otel.SetTracerProvider(tp)

@@ -43,8 +43,9 @@ type lookup struct {
 	key        string
 	gen, entry any   // the values MGET answered for the generation and key
 	err        error // the MGET's error
-	// done receives true once the fields above are set, or false when
-	// this lookup's read must send the MGET for batch.
+	// done, made only for a lookup that queues, receives true once the
+	// fields above are set, or false when this lookup's read must send the
+	// MGET for batch.
 	done  chan bool
 	batch []*lookup // the lookups of the MGET handed to this one, itself first
 }
@@ -55,7 +56,7 @@ type lookup struct {
 // wait is too: at most the MGET in flight and the one that answers it
 // (more only with over maxBatch reads queued).
 func (b *lookupBatcher) get(key string) (gen, entry any, err error) {
-	l := &lookup{key: key, done: make(chan bool, 1)}
+	l := &lookup{key: key}
 	b.mu.Lock()
 	if b.inFlight < maxInFlight {
 		b.inFlight++
@@ -63,6 +64,7 @@ func (b *lookupBatcher) get(key string) (gen, entry any, err error) {
 		b.send([]*lookup{l})
 		return l.gen, l.entry, l.err
 	}
+	l.done = make(chan bool, 1)
 	b.queue = append(b.queue, l)
 	b.mu.Unlock()
 
@@ -94,7 +96,9 @@ func (b *lookupBatcher) send(batch []*lookup) {
 		} else {
 			l.gen, l.entry = vals[0], vals[i+1]
 		}
-		l.done <- true // buffered; the sender's own lookup does not read it
+		if l.done != nil {
+			l.done <- true // buffered: a handed sender does not read it again
+		}
 	}
 
 	b.mu.Lock()
