@@ -5,10 +5,10 @@ GO       ?= go
 STATICCHECK_VERSION := v0.8.2
 
 .DEFAULT_GOAL := help
-.PHONY: help run seed stores test bench vet lint fmt render images
+.PHONY: help run seed stores test bench vet lint fmt render images e2e-tools
 
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 run: ## run the whole shop on http://localhost:8080 (embedded MongoDB, Redis and event bus; data in ./.data)
 	$(GO) run ./dev/cmd/travluk
@@ -41,3 +41,6 @@ render: ## re-render k8s/ingress.yaml from the route table in dev/ingress
 images: VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 images: ## build the three service images with buildah, no Docker daemon (travluk/<service>:VERSION; prints sizes)
 	@for s in customer product order; do GO=$(GO) VERSION=$(VERSION) images/build.sh $$s travluk/$$s:$(VERSION) || exit 1; done
+
+e2e-tools: ## build the pinned e2e cluster programs (etcd, Kubernetes v1.34.3, CoreDNS, helm, Traefik) into .e2e/bin; cold 15-30 min, warm seconds
+	GO=$(GO) e2e/build-tools.sh
