@@ -1,5 +1,5 @@
 # travluk-ecom — `make help` lists the targets.
-MODULES  := services/platform services/customer services/product services/order dev deploy
+MODULES  := services/platform services/customer services/product services/order dev deploy e2e/pause
 PACKAGES := $(addprefix ./,$(addsuffix /...,$(MODULES)))
 GO       ?= go
 STATICCHECK_VERSION := v0.8.2
@@ -29,11 +29,11 @@ vet: ## go vet every module
 	$(GO) vet $(PACKAGES)
 
 lint: vet ## go vet, gofmt and staticcheck
-	@test -z "$$(gofmt -l services dev deploy)" || (gofmt -l services dev deploy; echo "gofmt: files above need formatting"; exit 1)
+	@test -z "$$(gofmt -l services dev deploy e2e)" || (gofmt -l services dev deploy e2e; echo "gofmt: files above need formatting"; exit 1)
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PACKAGES)
 
 fmt: ## format every Go file
-	gofmt -w services dev deploy
+	gofmt -w services dev deploy e2e
 
 render: ## re-render k8s/ingress.yaml from the route table in dev/ingress
 	cd deploy && $(GO) run ./cmd/render-ingress -o ../k8s/ingress.yaml
