@@ -26,7 +26,7 @@ build() { # module-dir ldflags packages...
 }
 
 build etcd "" go.etcd.io/etcd/server/v3
-mv -f "$bin/v3" "$bin/etcd"
+mv -f "$bin/server" "$bin/etcd" # go build names it after its package, server
 build kubernetes "$(version_flags)" \
 	k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
 	k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubelet \
