@@ -1,6 +1,10 @@
 // Command stores runs only the embedded stores of `make run` — FerretDB
 // (behind the atomic-write proxy) and miniredis — on fixed local ports, for
 // running a service as its own process against them (`make stores`).
+//
+// With -redis "" it runs only the MongoDB-wire store: the e2e cluster's
+// mongostore image (e2e/images/build-deps.sh) runs it so, as
+// `stores -data /data -mongo 0.0.0.0:27017 -redis ""`.
 package main
 
 import (
@@ -31,7 +35,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	flags := flag.NewFlagSet("stores", flag.ContinueOnError)
 	dataDir := flags.String("data", ".data", "directory of the embedded MongoDB's files")
 	mongoAddr := flags.String("mongo", "127.0.0.1:27017", "address of the embedded MongoDB")
-	redisAddr := flags.String("redis", "127.0.0.1:6380", "address of the embedded Redis")
+	redisAddr := flags.String("redis", "127.0.0.1:6380", `address of the embedded Redis; "" runs none`)
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
@@ -41,12 +45,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer store.Close()
-	cache, err := redisembed.Start(*redisAddr)
-	if err != nil {
-		return err
+	fmt.Fprintf(stdout, "MONGODB_URI=%s\n", store.URI())
+	if *redisAddr != "" {
+		cache, err := redisembed.Start(*redisAddr)
+		if err != nil {
+			return err
+		}
+		defer cache.Close()
+		fmt.Fprintf(stdout, "REDIS_URL=%s\n", cache.URL())
 	}
-	defer cache.Close()
-	fmt.Fprintf(stdout, "MONGODB_URI=%s\nREDIS_URL=%s\n", store.URI(), cache.URL())
 	<-ctx.Done()
 	return nil
 }
