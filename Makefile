@@ -1,5 +1,5 @@
 # travluk-ecom — `make help` lists the targets.
-MODULES  := services/platform services/customer services/product services/order dev deploy e2e/pause
+MODULES  := services/platform services/customer services/product services/order dev deploy e2e/pause e2e/checks
 PACKAGES := $(addprefix ./,$(addsuffix /...,$(MODULES)))
 GO       ?= go
 STATICCHECK_VERSION := v0.8.2

@@ -1,0 +1,190 @@
+// Command checks runs make e2e's checks against the shop on the e2e cluster,
+// through the Gateway's address as a client calls it: the customer journey,
+// a rollout restart of each service under a bounded load with no failed
+// request, and the order pods deleted while buys are in flight with nothing
+// lost or oversold. It drives the cluster with kubectl.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "checks:", err)
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	base, adminEmail, adminPassword string
+	kubectl, namespace              string
+	requests                        int
+	over                            time.Duration
+}
+
+func run(args []string) error {
+	var c config
+	flags := flag.NewFlagSet("checks", flag.ContinueOnError)
+	flags.StringVar(&c.base, "base", "http://127.0.0.1:8000", "the Gateway's address")
+	flags.StringVar(&c.adminEmail, "admin-email", "", "the shop's admin account (the customer chart's ADMIN_EMAIL)")
+	flags.StringVar(&c.kubectl, "kubectl", "kubectl", "kubectl, with KUBECONFIG set")
+	flags.StringVar(&c.namespace, "namespace", "travluk", "the shop's namespace")
+	flags.IntVar(&c.requests, "requests", 2000, "requests of the load during each rollout restart")
+	flags.DurationVar(&c.over, "over", 60*time.Second, "the time the load spreads them over")
+	only := flags.String("only", "", "run only these checks, comma-separated (journey, restart, delete-order)")
+	if err := flags.Parse(args); err != nil {
+		return err
+	}
+	c.adminPassword = os.Getenv("E2E_ADMIN_PASSWORD")
+	if c.adminEmail == "" || c.adminPassword == "" {
+		return fmt.Errorf("-admin-email and $E2E_ADMIN_PASSWORD are required")
+	}
+	s := &shop{base: strings.TrimRight(c.base, "/"), client: &http.Client{Timeout: 15 * time.Second}}
+	admin, err := s.login(c.adminEmail, c.adminPassword)
+	if err != nil {
+		return fmt.Errorf("admin login: %w", err)
+	}
+	runID := fmt.Sprintf("%x", time.Now().UnixNano())
+	checks := []struct {
+		name string
+		run  func() error
+	}{
+		{"journey", func() error { return journey(s, admin.AccessToken, runID) }},
+		{"restart", func() error { return restarts(s, c, admin.AccessToken, runID) }},
+		{"delete-order", func() error { return deleteOrderPods(s, c, admin.AccessToken, runID) }},
+	}
+	for _, check := range checks {
+		if *only != "" && !strings.Contains(","+*only+",", ","+check.name+",") {
+			continue
+		}
+		start := time.Now()
+		fmt.Printf("== e2e check %s\n", check.name)
+		if err := check.run(); err != nil {
+			return fmt.Errorf("%s: %w", check.name, err)
+		}
+		fmt.Printf("== e2e check %s passed in %.0f s\n", check.name, time.Since(start).Seconds())
+	}
+	return nil
+}
+
+// customers registers n customers and returns their access tokens.
+func customers(s *shop, n int, runID, tag string) ([]string, error) {
+	var out []string
+	for i := range n {
+		t, err := s.register("Load "+tag, fmt.Sprintf("%s-%d-%s@e2e.example", tag, i, runID), "correct horse "+tag)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t.AccessToken)
+	}
+	return out, nil
+}
+
+func products(s *shop, admin string, n int, stock int64, runID, tag string) (ledger, []string, error) {
+	l := ledger{initial: make(map[string]int64), orders: make(map[string]bool)}
+	var ids []string
+	for i := range n {
+		p, err := s.newProduct(admin, fmt.Sprintf("%s %d %s", tag, i, runID), stock)
+		if err != nil {
+			return l, nil, err
+		}
+		l.initial[p.ID] = stock
+		ids = append(ids, p.ID)
+	}
+	return l, ids, nil
+}
+
+// restarts restarts each service's Deployment while the load runs, and
+// wants no failed request and every order settled.
+func restarts(s *shop, c config, admin, runID string) error {
+	tokens, err := customers(s, 4, runID, "restart")
+	if err != nil {
+		return err
+	}
+	l, ids, err := products(s, admin, 4, 1000, runID, "restart")
+	if err != nil {
+		return err
+	}
+	for _, svc := range []string{"customer", "product", "order"} {
+		tr := traffic{shop: s, tokens: tokens, products: ids, workers: 8, withBuys: true}
+		done := make(chan error, 1)
+		go func() {
+			time.Sleep(c.over / 10) // the load runs before, during and after
+			if err := kubectl(c, 0, "rollout", "restart", "deployment/"+svc); err != nil {
+				done <- err
+				return
+			}
+			done <- kubectl(c, c.over, "rollout", "status", "deployment/"+svc, "--timeout", c.over.String())
+		}()
+		res := tr.run(c.requests, c.over)
+		if err := <-done; err != nil {
+			return fmt.Errorf("rollout restart of %s: %w", svc, err)
+		}
+		fmt.Printf("   restart %s under load: %s\n", svc, res)
+		if res.failed() > 0 {
+			return fmt.Errorf("restart of %s: %s", svc, res)
+		}
+		for _, id := range res.orders {
+			l.orders[id] = true
+		}
+	}
+	return eventually(90*time.Second, func() error { return l.settled(s, admin) })
+}
+
+// deleteOrderPods deletes every order pod while buys are in flight: every
+// 2xx buy must end confirmed, and no stock may be lost or oversold.
+func deleteOrderPods(s *shop, c config, admin, runID string) error {
+	tokens, err := customers(s, 4, runID, "delete")
+	if err != nil {
+		return err
+	}
+	l, ids, err := products(s, admin, 2, 300, runID, "delete")
+	if err != nil {
+		return err
+	}
+	tr := traffic{shop: s, tokens: tokens, products: ids, workers: 8, onlyBuys: true}
+	done := make(chan error, 1)
+	go func() {
+		time.Sleep(5 * time.Second)
+		done <- kubectl(c, time.Minute, "delete", "pod", "-l", "app.kubernetes.io/name=order", "--wait=true")
+	}()
+	res := tr.run(400, 25*time.Second)
+	if err := <-done; err != nil {
+		return err
+	}
+	fmt.Printf("   order pods deleted during buys: %s\n", res)
+	for _, id := range res.orders {
+		l.orders[id] = true
+	}
+	if len(res.orders) == 0 {
+		return fmt.Errorf("no buy succeeded: %s", res)
+	}
+	if err := kubectl(c, 2*time.Minute, "rollout", "status", "deployment/order", "--timeout", "2m"); err != nil {
+		return err
+	}
+	return eventually(2*time.Minute, func() error { return l.settled(s, admin) })
+}
+
+// kubectl runs kubectl in the shop's namespace, within limit when it is not 0.
+func kubectl(c config, limit time.Duration, args ...string) error {
+	ctx := context.Background()
+	if limit > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, limit+10*time.Second)
+		defer cancel()
+	}
+	cmd := exec.CommandContext(ctx, c.kubectl, append([]string{"-n", c.namespace}, args...)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, out)
+	}
+	return nil
+}
