@@ -35,8 +35,8 @@ lint: vet ## go vet, gofmt and staticcheck
 fmt: ## format every Go file
 	gofmt -w services dev deploy e2e
 
-render: ## re-render k8s/ingress.yaml from the route table in dev/ingress
-	cd deploy && $(GO) run ./cmd/render-ingress -o ../k8s/ingress.yaml
+render: ## re-render the edge, k8s/gateway.yaml and k8s/ingress.yaml, from the route table in dev/ingress
+	cd deploy && $(GO) run ./cmd/render-ingress -dir ../k8s
 
 images: VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 images: ## build the three service images with buildah, no Docker daemon (travluk/<service>:VERSION; prints sizes)

@@ -1,10 +1,12 @@
-// Command render-ingress writes k8s/ingress.yaml from dev/ingress.Routes(),
+// Command render-ingress writes the cluster's edge from dev/ingress.Routes(),
 // the route table the ingress stand-in of `make run` uses, so the cluster and
-// a developer's machine route alike. Run it from deploy/:
+// a developer's machine route alike: gateway.yaml (the Gateway API Gateway,
+// HTTPRoutes and Traefik Middlewares) and ingress.yaml (a plain Ingress).
+// Run it from deploy/ (`make render` does):
 //
-//	go run ./cmd/render-ingress -o ../k8s/ingress.yaml
+//	go run ./cmd/render-ingress -dir ../k8s
 //
-// Without -o it writes to standard output.
+// Without -dir it writes both files to standard output, gateway.yaml first.
 package main
 
 import (
@@ -12,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/travluk/ecom/deploy/ingressyaml"
 	"github.com/travluk/ecom/dev/ingress"
@@ -26,17 +29,30 @@ func main() {
 
 func run(args []string, stdout io.Writer) error {
 	flags := flag.NewFlagSet("render-ingress", flag.ContinueOnError)
-	out := flags.String("o", "", "write to this file instead of standard output")
+	dir := flags.String("dir", "", "write gateway.yaml and ingress.yaml into this directory instead of standard output")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
-	data, err := ingressyaml.Render(ingress.Routes())
+	if flags.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", flags.Args())
+	}
+	routes := ingress.Routes()
+	gateway, err := ingressyaml.RenderGateway(routes)
 	if err != nil {
 		return err
 	}
-	if *out == "" {
-		_, err = stdout.Write(data)
+	plain, err := ingressyaml.RenderIngress(routes)
+	if err != nil {
 		return err
 	}
-	return os.WriteFile(*out, data, 0o644)
+	if *dir == "" {
+		_, err = fmt.Fprintf(stdout, "%s---\n%s", gateway, plain)
+		return err
+	}
+	for name, data := range map[string][]byte{"gateway.yaml": gateway, "ingress.yaml": plain} {
+		if err := os.WriteFile(filepath.Join(*dir, name), data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
