@@ -30,7 +30,7 @@ import (
 // The namespaces k8s/networkpolicies.yaml assumes the cluster's shared pieces
 // run in, and the label kube-prometheus-stack selects ServiceMonitors by.
 const (
-	ingressNamespace    = "ingress-nginx"
+	ingressNamespace    = "traefik"
 	prometheusNamespace = "monitoring"
 	serviceMonitorLabel = "release"
 	serviceMonitorValue = "kube-prometheus-stack"
@@ -214,9 +214,10 @@ func (w dataWorld) pods() []pod {
 
 // Pods outside travluk, labelled as their usual installs label them.
 var (
-	ingressController = pod{"ingress-nginx", ingressNamespace,
-		map[string]string{"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": "controller"},
-		[]corev1.ContainerPort{port("http", 80, corev1.ProtocolTCP), port("https", 443, corev1.ProtocolTCP)}}
+	// The Traefik Helm chart's pod: entry points web and websecure.
+	ingressController = pod{"traefik", ingressNamespace,
+		map[string]string{"app.kubernetes.io/name": "traefik", "app.kubernetes.io/instance": "traefik-traefik"},
+		[]corev1.ContainerPort{port("web", 8000, corev1.ProtocolTCP), port("websecure", 8443, corev1.ProtocolTCP)}}
 	prometheusServer = pod{"prometheus", prometheusNamespace,
 		map[string]string{"app.kubernetes.io/name": "prometheus"},
 		[]corev1.ContainerPort{port("web", 9090, corev1.ProtocolTCP)}}
@@ -494,7 +495,7 @@ func TestNetworkPoliciesLetEachPodReachExactlyWhatItNeeds(t *testing.T) {
 			{kubeDNS, corev1.ProtocolTCP, 53, true},
 			{kubeDNS, corev1.ProtocolTCP, 9153, false},
 			{stranger, corev1.ProtocolTCP, 8080, false},
-			{ingressController, corev1.ProtocolTCP, 443, false},
+			{ingressController, corev1.ProtocolTCP, 8443, false},
 			{prometheusServer, corev1.ProtocolTCP, 9090, false},
 		}
 		for _, from := range world.pods {

@@ -21,6 +21,8 @@ import (
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	rabbitmqv1beta1 "github.com/rabbitmq/cluster-operator/v2/api/v1beta1"
 	redisfailoverv1 "github.com/spotahome/redis-operator/api/redisfailover/v1"
+	"github.com/travluk/ecom/deploy/ingressyaml/traefik"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 )
@@ -38,21 +40,24 @@ type Object struct {
 // for their custom resources (VPA, Prometheus Operator, RabbitMQ Cluster
 // Operator, MongoDB Community Operator, Spotahome's Redis operator).
 var kinds = map[schema.GroupVersionKind]func() any{
-	corev1.SchemeGroupVersion.WithKind("Pod"):                    func() any { return new(corev1.Pod) },
-	networkingv1.SchemeGroupVersion.WithKind("NetworkPolicy"):    func() any { return new(networkingv1.NetworkPolicy) },
-	monitoringv1.SchemeGroupVersion.WithKind("ServiceMonitor"):   func() any { return new(monitoringv1.ServiceMonitor) },
-	monitoringv1.SchemeGroupVersion.WithKind("PrometheusRule"):   func() any { return new(monitoringv1.PrometheusRule) },
-	mongodbv1.GroupVersion.WithKind("MongoDBCommunity"):          func() any { return new(mongodbv1.MongoDBCommunity) },
-	rabbitmqv1beta1.GroupVersion.WithKind("RabbitmqCluster"):     func() any { return new(rabbitmqv1beta1.RabbitmqCluster) },
-	redisfailoverv1.SchemeGroupVersion.WithKind("RedisFailover"): func() any { return new(redisfailoverv1.RedisFailover) },
-	appsv1.SchemeGroupVersion.WithKind("Deployment"):             func() any { return new(appsv1.Deployment) },
-	corev1.SchemeGroupVersion.WithKind("Service"):                func() any { return new(corev1.Service) },
-	corev1.SchemeGroupVersion.WithKind("ConfigMap"):              func() any { return new(corev1.ConfigMap) },
-	corev1.SchemeGroupVersion.WithKind("ServiceAccount"):         func() any { return new(corev1.ServiceAccount) },
-	corev1.SchemeGroupVersion.WithKind("Namespace"):              func() any { return new(corev1.Namespace) },
-	policyv1.SchemeGroupVersion.WithKind("PodDisruptionBudget"):  func() any { return new(policyv1.PodDisruptionBudget) },
-	networkingv1.SchemeGroupVersion.WithKind("Ingress"):          func() any { return new(networkingv1.Ingress) },
-	vpav1.SchemeGroupVersion.WithKind("VerticalPodAutoscaler"):   func() any { return new(vpav1.VerticalPodAutoscaler) },
+	corev1.SchemeGroupVersion.WithKind("Pod"):                      func() any { return new(corev1.Pod) },
+	networkingv1.SchemeGroupVersion.WithKind("NetworkPolicy"):      func() any { return new(networkingv1.NetworkPolicy) },
+	monitoringv1.SchemeGroupVersion.WithKind("ServiceMonitor"):     func() any { return new(monitoringv1.ServiceMonitor) },
+	monitoringv1.SchemeGroupVersion.WithKind("PrometheusRule"):     func() any { return new(monitoringv1.PrometheusRule) },
+	mongodbv1.GroupVersion.WithKind("MongoDBCommunity"):            func() any { return new(mongodbv1.MongoDBCommunity) },
+	rabbitmqv1beta1.GroupVersion.WithKind("RabbitmqCluster"):       func() any { return new(rabbitmqv1beta1.RabbitmqCluster) },
+	redisfailoverv1.SchemeGroupVersion.WithKind("RedisFailover"):   func() any { return new(redisfailoverv1.RedisFailover) },
+	appsv1.SchemeGroupVersion.WithKind("Deployment"):               func() any { return new(appsv1.Deployment) },
+	corev1.SchemeGroupVersion.WithKind("Service"):                  func() any { return new(corev1.Service) },
+	corev1.SchemeGroupVersion.WithKind("ConfigMap"):                func() any { return new(corev1.ConfigMap) },
+	corev1.SchemeGroupVersion.WithKind("ServiceAccount"):           func() any { return new(corev1.ServiceAccount) },
+	corev1.SchemeGroupVersion.WithKind("Namespace"):                func() any { return new(corev1.Namespace) },
+	policyv1.SchemeGroupVersion.WithKind("PodDisruptionBudget"):    func() any { return new(policyv1.PodDisruptionBudget) },
+	networkingv1.SchemeGroupVersion.WithKind("Ingress"):            func() any { return new(networkingv1.Ingress) },
+	vpav1.SchemeGroupVersion.WithKind("VerticalPodAutoscaler"):     func() any { return new(vpav1.VerticalPodAutoscaler) },
+	{Group: gatewayv1.GroupName, Version: "v1", Kind: "Gateway"}:   func() any { return new(gatewayv1.Gateway) },
+	{Group: gatewayv1.GroupName, Version: "v1", Kind: "HTTPRoute"}: func() any { return new(gatewayv1.HTTPRoute) },
+	traefik.GroupVersion.WithKind("Middleware"):                    func() any { return new(traefik.Middleware) },
 	autoscalingv2.SchemeGroupVersion.WithKind("HorizontalPodAutoscaler"): func() any {
 		return new(autoscalingv2.HorizontalPodAutoscaler)
 	},
