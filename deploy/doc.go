@@ -6,5 +6,6 @@
 // services actually serve and read.
 //
 // Packages below it: manifest (rendering and strict decoding), ingressyaml
-// (k8s/ingress.yaml from dev/ingress.Routes) and cmd/render-ingress.
+// (k8s/gateway.yaml and k8s/ingress.yaml from dev/ingress.Routes) and
+// cmd/render-ingress.
 package deploy
