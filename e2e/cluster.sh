@@ -349,21 +349,26 @@ addons_rbac() {
 
 coredns() {
 	say "CoreDNS on $node_ip:53"
+	# The cluster's zones, and for every other name an NXDOMAIN: no upstream,
+	# nothing in the cluster may resolve outside names. (In one server block
+	# the template plugin would run before kubernetes and answer everything.)
 	cat >"$run/Corefile" <<-EOF
-		.:53 {
+		cluster.local:53 in-addr.arpa:53 ip6.arpa:53 {
 		    bind $node_ip
 		    errors
 		    ready $coredns_ready
 		    kubernetes cluster.local in-addr.arpa ip6.arpa {
 		        kubeconfig $run/coredns.kubeconfig e2e
 		        pods insecure
-		        fallthrough in-addr.arpa ip6.arpa
 		    }
-		    # No upstream: nothing in the cluster may resolve outside names.
+		    cache 5
+		}
+		.:53 {
+		    bind $node_ip
+		    errors
 		    template ANY ANY . {
 		        rcode NXDOMAIN
 		    }
-		    cache 5
 		}
 	EOF
 	start coredns "$bin/coredns" -conf "$run/Corefile"

@@ -104,7 +104,7 @@ func (tr traffic) one(i int) (cause, orderID string) {
 		a = tr.shop.do("GET", "/api/orders?limit=5", token, nil)
 	default:
 		what = "POST /api/products/buy"
-		a, orderID = tr.shop.buy(token, line{ProductID: tr.products[i%len(tr.products)], Quantity: 1})
+		a, orderID = tr.shop.buy(token, line{ProductID: tr.products[(i/4)%len(tr.products)], Quantity: 1})
 		if orderID != "" {
 			return "", orderID
 		}

@@ -3,7 +3,7 @@
 #
 #   e2e/images/build-deps.sh [OUTDIR]        (default .e2e/images)
 #
-#   localhost/e2e/redis:TAG      redis-server 7.0 from Debian bookworm, user 1000
+#   localhost/e2e/redis:TAG      redis-server 7.0 (and curl, for helm test) from Debian bookworm, user 1000
 #   localhost/e2e/rabbitmq:TAG   rabbitmq-server 3.10 from Debian bookworm, user 999
 #   localhost/e2e/mongostore:TAG dev/cmd/stores -redis "": FerretDB behind the
 #                                project's atomicity proxy, static, FROM scratch, user 65532
@@ -31,7 +31,7 @@ out=$(cd "$out" && pwd)
 go=${GO:-go}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 suite=bookworm
-packages=redis-server,redis-tools,rabbitmq-server
+packages=redis-server,redis-tools,rabbitmq-server,curl # curl: the charts' helm test pods (tests.image)
 redis_uid=1000 rabbitmq_uid=999 mongostore_uid=65532
 
 t_all=$SECONDS

@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# make e2e: the shop on a real single-node Kubernetes cluster, end to end.
+#
+# Stages, each timed (E2E_DIR/results/stages.tsv):
+#   tools    build or reuse the pinned cluster programs (e2e/build-tools.sh)
+#   images   the three service images (images/build.sh), the sandbox image and
+#            the dependency images, as archives for containerd
+#   crds     the CRDs of everything k8s/ and the charts name (e2e/crds.sh)
+#   cluster  e2e/cluster.sh up: the cluster as local processes, Traefik as the Gateway
+#   install  as docs/deploy.md says: k8s/ with kubectl apply -k, the Secrets,
+#            then helm install of each chart with e2e/values/<service>.yaml
+#   checks   helm test, Pod Security, the journey, rollout restarts under load,
+#            order pods deleted during buys (e2e/checks), no warning events
+#   down     everything the run started is stopped and removed, also when a
+#            stage fails or the run is interrupted
+#
+# Everything the tests send goes to 127.0.0.1:8000 (Traefik's entry point).
+# E2E_KEEP=true leaves the cluster up at the end (e2e/cluster.sh down removes it);
+# E2E_STAGES runs only the stages named (e.g. E2E_STAGES=checks E2E_KEEP=true on
+# a kept cluster); E2E_CHECKS=journey,restart,delete-order picks checks.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+export E2E_DIR=${E2E_DIR:-$root/.e2e}
+bin=$E2E_DIR/bin
+images=$E2E_DIR/images
+results=$E2E_DIR/results
+ns=travluk
+gateway=http://127.0.0.1:8000
+export KUBECONFIG=$E2E_DIR/run/admin.kubeconfig
+mkdir -p "$results" "$images"
+: >"$results/stages.tsv"
+
+say() { printf '== e2e: %s\n' "$*"; }
+kubectl() { "$bin/kubectl" "$@"; }
+helm() { "$bin/helm" "$@"; }
+k() { kubectl -n "$ns" "$@"; }
+
+run_start=$SECONDS
+stage() { # stage NAME FUNCTION: runs it, timed
+	local name=$1 start=$SECONDS
+	say "stage $name"
+	"$2"
+	printf '%s\t%d\n' "$name" $((SECONDS - start)) | tee -a "$results/stages.tsv" | awk '{printf "== e2e: stage %s done in %d s\n", $1, $2}'
+}
+
+finish() {
+	local status=$?
+	if [[ ${E2E_KEEP:-false} == true ]]; then
+		say "E2E_KEEP=true: the cluster stays up; KUBECONFIG=$KUBECONFIG; e2e/cluster.sh down removes it"
+	else
+		if ((status != 0)) && [[ -f $KUBECONFIG ]]; then
+			say "failed; what the namespace looked like:"
+			k get pods -o wide 2>&1 | tail -n 30 || true
+			k get events --sort-by=.lastTimestamp 2>&1 | tail -n 30 || true
+		fi
+		local start=$SECONDS
+		e2e/cluster.sh down
+		printf 'down\t%d\n' $((SECONDS - start)) >>"$results/stages.tsv"
+		leftovers || status=1
+	fi
+	say "total $((SECONDS - run_start)) s ($(tr '\t\n' '= ' <"$results/stages.tsv"))"
+	((status == 0)) && say "passed" || say "FAILED (exit $status)"
+	exit "$status"
+}
+trap finish EXIT
+trap 'exit 130' INT TERM
+
+tools() { GO=${GO:-go} e2e/build-tools.sh; }
+
+images() {
+	local s
+	for s in customer product order; do
+		VERSION=e2e images/build.sh "$s" "localhost/travluk/$s:e2e"
+		rm -f "$images/$s.tar"
+		buildah push --quiet "localhost/travluk/$s:e2e" "docker-archive:$images/$s.tar:localhost/travluk/$s:e2e"
+	done
+	e2e/pause/image.sh "$images/pause.tar"
+	e2e/images/build-deps.sh "$images"
+}
+
+crds() { e2e/crds.sh "$E2E_DIR/crds"; }
+
+cluster() {
+	E2E_CRDS=$E2E_DIR/crds E2E_IMAGES="$(ls "$images"/*.tar | tr '\n' ' ')" e2e/cluster.sh up
+	# The dependency images are tagged by content; the manifests name them :e2e.
+	# shellcheck source=/dev/null
+	source "$images/images.env"
+	local ref
+	for ref in "$E2E_REDIS_IMAGE" "$E2E_RABBITMQ_IMAGE" "$E2E_MONGOSTORE_IMAGE"; do
+		ctr --address "$E2E_DIR/run/containerd/containerd.sock" -n k8s.io images tag --force "$ref" "${ref%:*}:e2e" >/dev/null
+	done
+}
+
+secret_value() { k get secret "$1" -o go-template="{{index .data \"$2\" | base64decode}}"; }
+
+install() {
+	# docs/deploy.md step 2: the namespace, the dependencies' passwords, k8s/.
+	kubectl apply -f k8s/namespace.yaml
+	local s
+	for s in customer product order; do
+		k create secret generic "mongodb-$s-password" --from-literal=password="$(openssl rand -hex 24)"
+	done
+	k create secret generic redis-auth --from-literal=password="$(openssl rand -hex 24)"
+	kubectl apply -k k8s/
+	# No operator runs here: e2e/deploy/dependencies.yaml stands in for the pods
+	# and Services they would make, under the same names, and the Secrets they
+	# would write are made here.
+	k create secret generic rabbitmq-default-user --from-literal=username=travluk \
+		--from-literal=password="$(openssl rand -hex 24)" --from-literal=host=rabbitmq.$ns.svc --from-literal=port=5672
+	for s in customer product order; do
+		k create secret generic "mongodb-$s-connection-string" \
+			--from-literal=connectionString.standard="mongodb://mongodb-svc.$ns.svc.cluster.local:27017/$s"
+	done
+	kubectl apply -f e2e/deploy/dependencies.yaml
+	for s in mongodb rabbitmq-server rfr-redis rfs-redis; do
+		k rollout status "deployment/$s" --timeout 180s
+	done
+
+	# Step 3: the services' Secrets, from what the operators would have written.
+	get() { secret_value "$@"; }
+	local redis_url amqp_url
+	redis_url="redis://rfs-redis.$ns.svc:26379/0?master_name=mymaster&password=$(get redis-auth password)"
+	amqp_url="amqp://$(get rabbitmq-default-user username):$(get rabbitmq-default-user password)@rabbitmq.$ns.svc:5672/"
+	k create secret generic customer \
+		--from-literal=MONGODB_URI="$(get mongodb-customer-connection-string connectionString.standard)" \
+		--from-literal=REDIS_URL="$redis_url" \
+		--from-literal=ADMIN_EMAIL=admin@e2e.example --from-literal=ADMIN_PASSWORD="$(openssl rand -hex 12)"
+	for s in product order; do
+		k create secret generic $s \
+			--from-literal=MONGODB_URI="$(get "mongodb-$s-connection-string" connectionString.standard)" \
+			--from-literal=REDIS_URL="$redis_url" --from-literal=AMQP_URL="$amqp_url"
+	done
+	local key
+	key=$(mktemp)
+	openssl genpkey -algorithm ed25519 -out "$key"
+	k create secret generic customer-jwt-signing-key --from-file=jwt-signing-key.pem="$key"
+	rm -f "$key"
+
+	# Step 4: the charts, unchanged; only e2e/values/ differs.
+	for s in customer product order; do
+		helm install "$s" "charts/$s" -n "$ns" --wait --timeout 5m -f "e2e/values/$s.yaml"
+	done
+	kubectl -n "$ns" wait gateway/travluk --for=condition=Programmed --timeout 60s
+	say "the shop answers on $gateway"
+	local i
+	for i in $(seq 1 60); do
+		curl -fsS -o /dev/null "$gateway/api/products?limit=1" && return 0
+		sleep 1
+	done
+	curl -fsS "$gateway/api/products?limit=1"
+}
+
+checks() {
+	local s
+	for s in customer product order; do
+		helm test "$s" -n "$ns" --logs --timeout 2m
+	done
+	pod_security
+	GOWORK=off go build -C e2e/checks -o "$bin/checks" .
+	E2E_ADMIN_PASSWORD=$(secret_value customer ADMIN_PASSWORD) "$bin/checks" -base "$gateway" -admin-email admin@e2e.example \
+		-kubectl "$bin/kubectl" -namespace "$ns" ${E2E_CHECKS:+-only "$E2E_CHECKS"}
+	no_warnings
+}
+
+# pod_security: the API server enforces the namespace's restricted level, and
+# a running container is non-root on a read-only root filesystem.
+pod_security() {
+	local out
+	# A pod with no securityContext: root allowed, escalation allowed, no seccomp.
+	if out=$(k run psa-probe --image localhost/e2e/pause:1 --restart Never --dry-run=server 2>&1); then
+		echo "a pod without a restricted securityContext was admitted to $ns: $out" >&2
+		return 1
+	fi
+	grep -q 'violates PodSecurity "restricted' <<<"$out" || {
+		echo "the pod was refused, but not by Pod Security: $out" >&2
+		return 1
+	}
+	# The shop's images have no shell; the Redis stand-in has one, and runs
+	# under the same securityContext as the charts' pods.
+	local pod uid
+	pod=$(k get pod -l app.kubernetes.io/component=redis -o name | head -1)
+	uid=$(k exec "$pod" -c redis -- id -u)
+	[[ $uid != 0 ]] || { echo "$pod runs as root" >&2; return 1; }
+	if k exec "$pod" -c redis -- sh -c 'echo x >/probe' 2>/dev/null; then
+		echo "$pod could write to its root filesystem" >&2
+		return 1
+	fi
+	local svc
+	for svc in customer product order; do
+		k get pod -l "app.kubernetes.io/name=$svc,app.kubernetes.io/component=api" -o jsonpath='{range .items[*]}{.metadata.name} {.status.phase} {.spec.containers[0].securityContext.runAsNonRoot} {.spec.containers[0].securityContext.readOnlyRootFilesystem}{"\n"}{end}' |
+			awk -v svc="$svc" 'NF { n++; if ($2 != "Running" || $3 != "true" || $4 != "true") bad = bad $0 "; " }
+				END { if (n == 0 || bad != "") { print svc ": " (n == 0 ? "no pods" : bad) > "/dev/stderr"; exit 1 } }'
+	done
+	say "Pod Security restricted is enforced; containers run non-root (uid $uid) on read-only root filesystems"
+}
+
+# no_warnings: no Warning event about the shop's objects.
+no_warnings() {
+	local warnings
+	warnings=$(k get events --field-selector type=Warning -o go-template='{{range .items}}{{.involvedObject.kind}}/{{.involvedObject.name}}: {{.reason}}: {{.message}}{{"\n"}}{{end}}' |
+		grep -E '^[A-Za-z]+/(customer|product|order)([-.]|:)' || true)
+	if [[ -n $warnings ]]; then
+		echo "warning events for the shop's objects:" >&2
+		echo "$warnings" >&2
+		return 1
+	fi
+	say "no warning events for the shop's objects"
+}
+
+# leftovers: fails when down left a process, mount, interface or rule behind.
+leftovers() {
+	local left=""
+	pgrep -f "$E2E_DIR/(bin|run)/" >/dev/null && left+="processes: $(pgrep -af "$E2E_DIR/(bin|run)/" | head -5); "
+	pgrep -x containerd >/dev/null && left+="containerd; "
+	grep -q "$E2E_DIR" /proc/self/mountinfo && left+="mounts; "
+	ip link show cni0 >/dev/null 2>&1 && left+="cni0; "
+	iptables-save 2>/dev/null | grep -q KUBE- && left+="iptables KUBE- rules; "
+	ip6tables-save 2>/dev/null | grep -q KUBE- && left+="ip6tables KUBE- rules; "
+	if [[ -n $left ]]; then
+		echo "e2e: left behind: $left" >&2
+		return 1
+	fi
+	say "nothing left behind"
+}
+
+for name in ${E2E_STAGES:-tools images crds cluster install checks}; do
+	stage "$name" "$name"
+done
