@@ -189,6 +189,9 @@ func (c chart) valueCases() []struct{ name, file string } {
 	return []struct{ name, file string }{{"default values", ""}, {"ci values", c.ciValues}}
 }
 
+// e2eValues is the values file make e2e installs the chart with.
+func (c chart) e2eValues() string { return "../e2e/values/" + c.name + ".yaml" }
+
 func (c chart) dir() string { return "../charts/" + c.name }
 
 // release is how the chart is installed: named after the service, in the
@@ -1440,4 +1443,44 @@ func exportedMetrics(t *testing.T) map[string]dto.MetricType {
 		out[name] = f.GetType()
 	}
 	return out
+}
+
+// TestE2EValuesChangeOnlyWhatTheClusterNeeds holds make e2e to installing the
+// charts as docs/deploy.md does: its values may name the locally built images
+// and how they are pulled, the replicas and the HPA switch, and nothing else.
+func TestE2EValuesChangeOnlyWhatTheClusterNeeds(t *testing.T) {
+	allowed := []string{"image.repository", "image.tag", "image.pullPolicy", "replicaCount",
+		"autoscaling.enabled", "tests.image.repository", "tests.image.tag", "tests.image.pullPolicy"}
+	for _, c := range charts {
+		t.Run(c.name, func(t *testing.T) {
+			data, err := os.ReadFile(c.e2eValues())
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The chart's schema takes them, and every object decodes strictly.
+			renderFile(t, c, c.e2eValues())
+			keys := leafKeys("", readValues(t, string(data)))
+			if len(keys) == 0 {
+				t.Fatalf("%s sets nothing", c.e2eValues())
+			}
+			for _, k := range keys {
+				if !slices.Contains(allowed, k) {
+					t.Errorf("%s sets %s; e2e may change only %v", c.e2eValues(), k, allowed)
+				}
+			}
+		})
+	}
+}
+
+// leafKeys lists the dotted paths of the values' leaves.
+func leafKeys(prefix string, values map[string]any) []string {
+	var keys []string
+	for k, v := range values {
+		if m, ok := v.(map[string]any); ok {
+			keys = append(keys, leafKeys(prefix+k+".", m)...)
+			continue
+		}
+		keys = append(keys, prefix+k)
+	}
+	return keys
 }

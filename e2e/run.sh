@@ -113,7 +113,7 @@ install() {
 			--from-literal=connectionString.standard="mongodb://mongodb-svc.$ns.svc.cluster.local:27017/$s"
 	done
 	kubectl apply -f e2e/deploy/dependencies.yaml
-	for s in mongodb rabbitmq-server rfr-redis rfs-redis; do
+	for s in mongodb rabbitmq-server rfr-redis; do
 		k rollout status "deployment/$s" --timeout 180s
 	done
 
