@@ -5,7 +5,7 @@ GO       ?= go
 STATICCHECK_VERSION := v0.8.2
 
 .DEFAULT_GOAL := help
-.PHONY: help run seed stores test bench vet lint fmt render images e2e-tools
+.PHONY: help run seed stores test bench vet lint fmt render images e2e-tools e2e
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -44,3 +44,6 @@ images: ## build the three service images with buildah, no Docker daemon (travlu
 
 e2e-tools: ## build the pinned e2e cluster programs (etcd, Kubernetes v1.34.3, CoreDNS, helm, Traefik) into .e2e/bin; cold 15-30 min, warm seconds
 	GO=$(GO) e2e/build-tools.sh
+
+e2e: ## the shop on a real single-node Kubernetes cluster (root; see docs/deploy.md#make-e2e): build, install with k8s/ and the charts, check through the Gateway, tear down
+	GO=$(GO) e2e/run.sh

