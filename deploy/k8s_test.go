@@ -64,7 +64,7 @@ func TestK8sManifestsDecodeStrictly(t *testing.T) {
 	var all []manifest.Object
 	for _, name := range k8sManifests(t) {
 		t.Run(name, func(t *testing.T) {
-			objs, err := ingressyaml.Decode(name, readK8s(t, name))
+			objs, err := manifest.DecodeAll(name, readK8s(t, name))
 			if err != nil {
 				t.Fatalf("does not decode strictly into the Kubernetes types:\n%v", err)
 			}
@@ -171,7 +171,7 @@ func readEdge(t *testing.T) edge {
 	t.Helper()
 	e := edge{middlewares: map[string]*traefik.Middleware{}}
 	for _, file := range []string{"gateway.yaml", "ingress.yaml"} {
-		objs, err := ingressyaml.Decode(file, readK8s(t, file))
+		objs, err := manifest.DecodeAll(file, readK8s(t, file))
 		if err != nil {
 			t.Fatalf("k8s/%s does not decode strictly: %v", file, err)
 		}

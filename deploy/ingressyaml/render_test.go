@@ -33,7 +33,7 @@ type rule struct {
 
 func decode(t *testing.T, data []byte) []manifest.Object {
 	t.Helper()
-	objs, err := ingressyaml.Decode("rendered", data)
+	objs, err := manifest.DecodeAll("rendered", data)
 	if err != nil {
 		t.Fatalf("rendered objects do not decode strictly: %v\n%s", err, data)
 	}
