@@ -601,8 +601,8 @@ func metricsPath(t *testing.T) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(string(run), "httpserver.Run(") {
-			t.Errorf("services/%s/server/run.go does not serve through httpserver.Run, so it may not serve %s", c.name, m[1])
+		if !strings.Contains(string(run), "httpserver.Listen(") {
+			t.Errorf("services/%s/server/run.go does not serve through httpserver.Listen, so it may not serve %s", c.name, m[1])
 		}
 	}
 	return m[1]

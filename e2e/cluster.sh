@@ -313,6 +313,11 @@ kubelet() {
 		imageGCLowThresholdPercent: 99
 		maxPods: 60
 		serializeImagePulls: false
+		# A Secret or ConfigMap volume waits at most 1 s for its watch to sync
+		# before the mount fails with a warning event, and on two shared cores
+		# the API server can be slower than that while the shop installs. A GET
+		# per mount does not wait for a watch.
+		configMapAndSecretChangeDetectionStrategy: Get
 	EOF
 	start kubelet nsenter -t "$(cat "$pids/holder")" -m -- "$bin/kubelet" \
 		--config "$run/kubelet/config.yaml" --kubeconfig "$run/kubelet.kubeconfig" \

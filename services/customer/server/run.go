@@ -65,6 +65,21 @@ func RunWithOptions(ctx context.Context, getenv func(string) string, stdout io.W
 	if err != nil {
 		return err
 	}
+
+	// The port opens first: probes and early requests wait for the wiring
+	// below instead of being refused, and it closes last, after the next
+	// readiness probe, so the kubelet never probes a closed port.
+	registry := prometheus.NewRegistry()
+	srv, err := httpserver.Listen(ctx, httpserver.Options{Addr: cfg.addr, Logger: logger, Registry: registry, OnListen: o.OnListen})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := srv.Close(); err != nil {
+			logger.Warn("http server close", "error", err)
+		}
+	}()
+
 	shutdownTelemetry, err := telemetry.Setup(ctx, cfg.serviceName, getenv)
 	if err != nil {
 		return fmt.Errorf("telemetry: %w", err)
@@ -142,15 +157,8 @@ func RunWithOptions(ctx context.Context, getenv func(string) string, stdout io.W
 		handler = o.WrapHandler(router)
 	}
 
-	logger.Info("customer service starting", "addr", cfg.addr, "kid", issuer.KeyID())
-	err = httpserver.Run(ctx, httpserver.Options{
-		Addr:     cfg.addr,
-		Handler:  handler,
-		Logger:   logger,
-		Registry: prometheus.NewRegistry(),
-		Checks:   []httpserver.Check{mongoconn.Check(mongoClient), redisconn.Check(rdb)},
-		OnListen: o.OnListen,
-	})
+	logger.Info("customer service serving", "kid", issuer.KeyID())
+	err = srv.Serve(ctx, handler, mongoconn.Check(mongoClient), redisconn.Check(rdb))
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}

@@ -78,6 +78,20 @@ func RunWithOptions(ctx context.Context, getenv func(string) string, stdout io.W
 	}
 	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.logLevel})).With("service", cfg.serviceName)
 
+	// The port opens first: probes and early requests wait for the wiring
+	// below instead of being refused, and it closes last, after the next
+	// readiness probe, so the kubelet never probes a closed port.
+	registry := prometheus.NewRegistry()
+	srv, err := httpserver.Listen(ctx, httpserver.Options{Addr: cfg.addr, Logger: logger, Registry: registry, OnListen: o.OnListen})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := srv.Close(); err != nil {
+			logger.Warn("http server close", "error", err)
+		}
+	}()
+
 	shutdownTelemetry, err := telemetry.Setup(ctx, cfg.serviceName, getenv)
 	if err != nil {
 		return fmt.Errorf("telemetry: %w", err)
@@ -113,7 +127,6 @@ func RunWithOptions(ctx context.Context, getenv func(string) string, stdout io.W
 	}
 	cancel()
 
-	registry := prometheus.NewRegistry()
 	checks := []httpserver.Check{mongoconn.Check(mongoClient), redisconn.Check(rdb)}
 	bus := o.Bus
 	if bus == nil {
@@ -170,15 +183,8 @@ func RunWithOptions(ctx context.Context, getenv func(string) string, stdout io.W
 	// first poll.
 	relay.Nudge()
 
-	logger.Info("order service starting", "addr", cfg.addr, "injectedBus", o.Bus != nil)
-	err = httpserver.Run(runCtx, httpserver.Options{
-		Addr:     cfg.addr,
-		Handler:  handler,
-		Logger:   logger,
-		Registry: registry,
-		Checks:   checks,
-		OnListen: o.OnListen,
-	})
+	logger.Info("order service serving", "injectedBus", o.Bus != nil)
+	err = srv.Serve(runCtx, handler, checks...)
 	stop()
 	wg.Wait()
 	if consumeErr != nil {

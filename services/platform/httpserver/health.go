@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/travluk/ecom/services/platform/problem"
@@ -20,58 +18,119 @@ import (
 // cannot hold /readyz past the kubelet's own probe timeout.
 const checkTimeout = time.Second
 
-func healthz(w http.ResponseWriter, _ *http.Request) {
+// maxProbeWait bounds how long Close waits for the next readiness probe.
+const maxProbeWait = 10 * time.Second
+
+// healthz answers 200 while the process runs. Before Serve it waits up to
+// StartWait for it, so that a startup probe succeeds once the service is
+// wired instead of failing (and logging a warning event) while it connects
+// to its stores; 503 "starting" when the wait runs out.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	if s.app.Load() == nil && !s.awaitServe(r.Context()) {
+		writeStarting(w)
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 // readyz answers 200 with each check's status when every required check
 // passes ("degraded" when an optional one fails), and a 503 problem naming
 // the failing required checks otherwise. Causes are logged, not sent: they
-// carry addresses and driver text that are nobody else's business.
-func readyz(checks []Check, draining *atomic.Bool, logger *slog.Logger) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if draining.Load() {
-			p := problem.Unavailable("The server is shutting down.", time.Second)
-			p.Code = "shutting_down"
-			problem.Write(w, p)
-			return
+// carry addresses and driver text that are nobody else's business. Before
+// Serve it waits like healthz; once the service is stopping it answers 200
+// "stopping" without checking the stores it is closing: Kubernetes takes a
+// terminating pod out of its Services whatever the probe says, so failing
+// it would only record warnings.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	defer s.probes.answered()
+	if s.stopping.Load() {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "stopping"})
+		return
+	}
+	if s.app.Load() == nil && !s.awaitServe(r.Context()) {
+		writeStarting(w)
+		return
+	}
+	checks := s.app.Load().checks
+	errs := runChecks(r.Context(), checks)
+	var failed []problem.FieldError
+	status := make(map[string]string, len(checks))
+	overall := "ok"
+	for _, c := range checks {
+		err := errs[c.Name]
+		if err == nil {
+			status[c.Name] = "ok"
+			continue
 		}
-		errs := runChecks(r.Context(), checks)
-		var failed []problem.FieldError
-		status := make(map[string]string, len(checks))
-		overall := "ok"
-		for _, c := range checks {
-			err := errs[c.Name]
-			if err == nil {
-				status[c.Name] = "ok"
-				continue
-			}
-			logger.Warn("readiness check failed", "check", c.Name, "optional", c.Optional, "error", err)
-			msg := "failed"
-			if errors.Is(err, context.DeadlineExceeded) {
-				msg = fmt.Sprintf("no answer within %s", checkTimeout)
-			}
-			status[c.Name] = msg
-			if c.Optional {
-				overall = "degraded"
-				continue
-			}
-			failed = append(failed, problem.FieldError{Field: c.Name, Message: msg})
+		s.logger.Warn("readiness check failed", "check", c.Name, "optional", c.Optional, "error", err)
+		msg := "failed"
+		if errors.Is(err, context.DeadlineExceeded) {
+			msg = fmt.Sprintf("no answer within %s", checkTimeout)
 		}
-		if len(failed) > 0 {
-			sort.Slice(failed, func(i, j int) bool { return failed[i].Field < failed[j].Field })
-			names := make([]string, len(failed))
-			for i, f := range failed {
-				names[i] = f.Field
-			}
-			p := problem.New(http.StatusServiceUnavailable, "not_ready", "Failing checks: "+strings.Join(names, ", ")+".")
-			p.Errors = failed
-			p.RetryAfter = time.Second
-			problem.Write(w, p)
-			return
+		status[c.Name] = msg
+		if c.Optional {
+			overall = "degraded"
+			continue
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"status": overall, "checks": status})
-	})
+		failed = append(failed, problem.FieldError{Field: c.Name, Message: msg})
+	}
+	if len(failed) > 0 {
+		sort.Slice(failed, func(i, j int) bool { return failed[i].Field < failed[j].Field })
+		names := make([]string, len(failed))
+		for i, f := range failed {
+			names[i] = f.Field
+		}
+		p := problem.New(http.StatusServiceUnavailable, "not_ready", "Failing checks: "+strings.Join(names, ", ")+".")
+		p.Errors = failed
+		p.RetryAfter = time.Second
+		problem.Write(w, p)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": overall, "checks": status})
+}
+
+func writeStarting(w http.ResponseWriter) {
+	p := problem.Unavailable("The service is starting.", time.Second)
+	p.Code = "starting"
+	problem.Write(w, p)
+}
+
+// probeClock remembers when /readyz was last answered, so that Close can
+// tell whether something polls it and wait for its next poll.
+type probeClock struct {
+	mu         sync.Mutex
+	last, prev time.Time
+	next       chan struct{} // closed by the next answer; nil until awaited
+}
+
+func (c *probeClock) answered() {
+	now := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.prev, c.last = c.last, now
+	if c.next != nil {
+		close(c.next)
+		c.next = nil
+	}
+}
+
+// awaitNext returns a channel closed by the next answer and how long to
+// wait for it: one and a half of the last interval between two polls, at
+// most maxProbeWait, or zero when nothing has polled twice lately.
+func (c *probeClock) awaitNext() (<-chan struct{}, time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.prev.IsZero() {
+		return nil, 0
+	}
+	period := c.last.Sub(c.prev)
+	if period <= 0 || time.Since(c.last) > 2*period {
+		return nil, 0
+	}
+	if c.next == nil {
+		c.next = make(chan struct{})
+	}
+	return c.next, min(period+period/2, maxProbeWait)
 }
 
 // runChecks runs every check concurrently, each with its own timeout, and

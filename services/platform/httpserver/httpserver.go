@@ -1,9 +1,17 @@
-// Package httpserver runs a service's HTTP server: health and readiness
-// probes, Prometheus metrics, a span and metrics per request, panic
-// recovery, and a graceful shutdown that lets requests in flight finish.
+// Package httpserver runs a service's HTTP server over its whole life:
+// health and readiness probes, Prometheus metrics, a span and metrics per
+// request, panic recovery, and a graceful shutdown that lets requests in
+// flight finish.
+//
+// The life has three phases, so that the kubelet's probes never meet a
+// closed port: Listen binds the address first and answers probes while the
+// service connects to its stores; Serve routes traffic until its context
+// ends and then drains the requests in flight; Close, the last thing the
+// service does, waits for the next readiness probe and closes the listener.
 package httpserver
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -30,6 +38,7 @@ const (
 	maxHeaderBytes    = 64 << 10
 
 	defaultShutdownTimeout = 10 * time.Second
+	defaultStartWait       = 4 * time.Second
 )
 
 // Check is one readiness probe: a named dependency and how to ask whether
@@ -44,45 +53,65 @@ type Check struct {
 	Optional bool
 }
 
-// Options configure Run. Only Handler is required.
+// Options configure Listen and Run. Handler and Checks are Run's; a
+// service that listens first passes them to Serve instead.
 type Options struct {
 	// Addr is the listen address, such as ":8080"; empty means ":http".
 	Addr string
 	// Handler serves every path but /healthz, /readyz and /metrics. When it
 	// is a *mux.Router, metrics and spans are labelled with its route
-	// templates, and Run wraps each of its routes' handlers (once) so that
-	// a request names its route without being matched twice; add routes
-	// before calling Run.
+	// templates, and the server wraps each of its routes' handlers (once)
+	// so that a request names its route without being matched twice; add
+	// routes before serving.
 	Handler http.Handler
+	// Checks are run concurrently by /readyz, each with a 1 s timeout.
+	Checks []Check
 	// Logger receives server errors and recovered panics; nil discards.
 	Logger *slog.Logger
 	// Registry is served at /metrics, with the Go and process collectors
 	// added; nil means a new registry.
 	Registry *prometheus.Registry
-	// Checks are run concurrently by /readyz, each with a 1 s timeout.
-	Checks []Check
-	// ShutdownTimeout bounds the graceful shutdown; zero means 10 s.
+	// ShutdownTimeout bounds the drain of requests in flight; zero means
+	// 10 s.
 	ShutdownTimeout time.Duration
-	// DrainDelay is how long /readyz answers 503 after ctx is done and
-	// before the listener closes, so that a load balancer stops sending
-	// new requests first; zero means no delay.
-	DrainDelay time.Duration
+	// StartWait is how long a probe that arrives before Serve waits for it
+	// before answering 503 "starting"; zero means 4 s, under the charts'
+	// startup probe timeout of 5 s.
+	StartWait time.Duration
 	// OnListen, if set, is called once the listener is bound, with its
 	// address (useful with Addr "127.0.0.1:0" in tests).
 	OnListen func(net.Addr)
 }
 
-// Run serves until ctx is done, then shuts down gracefully: /readyz turns
-// 503, and after DrainDelay the listener closes and requests in flight get
-// up to ShutdownTimeout to finish. It returns nil after a clean shutdown,
-// and an error when the address cannot be bound, serving fails, or the
-// shutdown timed out (in which case remaining connections are closed).
-// Requests see ctx's values but not its cancellation, so that shutting down
-// does not abort them.
-func Run(ctx context.Context, o Options) error {
-	if o.Handler == nil {
-		return errors.New("httpserver: Options.Handler is nil")
-	}
+// Server is one service's HTTP server; see the package comment for its
+// phases.
+type Server struct {
+	srv             *http.Server
+	logger          *slog.Logger
+	registry        *prometheus.Registry
+	shutdownTimeout time.Duration
+	startWait       time.Duration
+	serveErr        chan error
+
+	app      atomic.Pointer[routes] // nil until Serve
+	serving  chan struct{}          // closed by Serve once app is set
+	stopping atomic.Bool
+	inFlight atomic.Int64 // requests to app, for the drain
+	probes   probeClock
+}
+
+// routes is what Serve adds to a listening server.
+type routes struct {
+	handler http.Handler
+	checks  []Check
+}
+
+// Listen binds o.Addr and serves at once: /metrics answers, and every
+// other request waits up to StartWait for Serve, then answers 503
+// "starting". Requests see ctx's values but not its cancellation, so that
+// stopping does not abort them. o.Handler and o.Checks are ignored: Serve
+// takes them.
+func Listen(ctx context.Context, o Options) (*Server, error) {
 	logger := o.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -92,29 +121,27 @@ func Run(ctx context.Context, o Options) error {
 		reg = prometheus.NewRegistry()
 	}
 	if err := registerRuntimeCollectors(reg); err != nil {
-		return err
+		return nil, err
 	}
-	shutdownTimeout := o.ShutdownTimeout
-	if shutdownTimeout <= 0 {
-		shutdownTimeout = defaultShutdownTimeout
+	s := &Server{
+		logger:          logger,
+		registry:        reg,
+		shutdownTimeout: cmp.Or(o.ShutdownTimeout, defaultShutdownTimeout),
+		startWait:       cmp.Or(o.StartWait, defaultStartWait),
+		serveErr:        make(chan error, 1),
+		serving:         make(chan struct{}),
 	}
-
-	if router, ok := o.Handler.(*mux.Router); ok {
-		tagRoutes(router)
-	}
-
-	var draining atomic.Bool
 	top := http.NewServeMux()
-	top.Handle("GET /healthz", http.HandlerFunc(healthz))
-	top.Handle("GET /readyz", readyz(o.Checks, &draining, logger))
+	top.Handle("GET /healthz", http.HandlerFunc(s.healthz))
+	top.Handle("GET /readyz", http.HandlerFunc(s.readyz))
 	top.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	top.Handle("/", instrument(reg, logger)(o.Handler))
+	top.Handle("/", http.HandlerFunc(s.serveApp))
 
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
-		return fmt.Errorf("httpserver: listen on %q: %w", o.Addr, err)
+		return nil, fmt.Errorf("httpserver: listen on %q: %w", o.Addr, err)
 	}
-	srv := &http.Server{
+	s.srv = &http.Server{
 		Handler:           top,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
@@ -128,33 +155,124 @@ func Run(ctx context.Context, o Options) error {
 	if o.OnListen != nil {
 		o.OnListen(ln.Addr())
 	}
+	go func() { s.serveErr <- s.srv.Serve(ln) }()
+	return s, nil
+}
 
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+// Serve routes traffic to handler and runs checks for /readyz until ctx is
+// done, then drains: requests in flight get up to ShutdownTimeout to
+// finish, while the listener stays open for probes (the kubelet keeps
+// probing a pod that is being stopped). It returns nil after a clean drain
+// and an error when serving fails or the drain timed out. Call Serve once.
+func (s *Server) Serve(ctx context.Context, handler http.Handler, checks ...Check) error {
+	if handler == nil {
+		return errors.New("httpserver: Serve: handler is nil")
+	}
+	if router, ok := handler.(*mux.Router); ok {
+		tagRoutes(router)
+	}
+	s.app.Store(&routes{handler: instrument(s.registry, s.logger)(handler), checks: checks})
+	close(s.serving)
 
 	select {
-	case err := <-serveErr:
+	case err := <-s.serveErr:
+		s.serveErr <- err
 		return fmt.Errorf("httpserver: serve: %w", err)
 	case <-ctx.Done():
 	}
-
-	draining.Store(true)
-	if o.DrainDelay > 0 {
-		logger.Info("http server draining", "delay", o.DrainDelay)
-		time.Sleep(o.DrainDelay)
+	s.stopping.Store(true)
+	// Connections close after their current request from now on.
+	s.srv.SetKeepAlivesEnabled(false)
+	s.logger.Info("http server draining", "timeout", s.shutdownTimeout)
+	if err := s.drain(s.shutdownTimeout); err != nil {
+		return err
 	}
-	logger.Info("http server shutting down", "timeout", shutdownTimeout)
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		_ = srv.Close()
-		return fmt.Errorf("httpserver: shutdown: %w", err)
-	}
-	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("httpserver: serve: %w", err)
-	}
-	logger.Info("http server stopped")
+	s.logger.Info("http server drained")
 	return nil
+}
+
+// drain waits until no request to the app is in flight.
+func (s *Server) drain(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for s.inFlight.Load() > 0 {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("httpserver: shutdown: %d requests still in flight after %s", s.inFlight.Load(), timeout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nil
+}
+
+// Close closes the listener and every connection. When something has been
+// polling /readyz (the kubelet, every periodSeconds), it first waits for
+// that poller's next probe, so that the process exits just after a probe
+// it answered and the kubelet, which keeps probing a pod until its
+// containers are gone, does not record a refused probe as a warning. The
+// wait is bounded by one and a half observed periods, at most 10 s.
+func (s *Server) Close() error {
+	s.stopping.Store(true)
+	if next, wait := s.probes.awaitNext(); wait > 0 {
+		s.logger.Info("http server closing after the next readiness probe", "within", wait)
+		select {
+		case <-next:
+		case <-time.After(wait):
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := s.srv.Shutdown(ctx); err != nil {
+		_ = s.srv.Close()
+		return fmt.Errorf("httpserver: close: %w", err)
+	}
+	s.logger.Info("http server stopped")
+	return nil
+}
+
+// Run listens, serves until ctx is done and closes: the whole life for a
+// caller with nothing to do between binding and serving.
+func Run(ctx context.Context, o Options) error {
+	if o.Handler == nil {
+		return errors.New("httpserver: Options.Handler is nil")
+	}
+	s, err := Listen(ctx, o)
+	if err != nil {
+		return err
+	}
+	serveErr := s.Serve(ctx, o.Handler, o.Checks...)
+	closeErr := s.Close()
+	return errors.Join(serveErr, closeErr)
+}
+
+// serveApp hands a request to the app. Before Serve it waits up to
+// StartWait for it, so that the first requests after the port opens are
+// held rather than refused, and answers 503 "starting" if it does not come.
+func (s *Server) serveApp(w http.ResponseWriter, r *http.Request) {
+	if s.app.Load() == nil && !s.awaitServe(r.Context()) {
+		writeStarting(w)
+		return
+	}
+	app := s.app.Load()
+	s.inFlight.Add(1)
+	defer s.inFlight.Add(-1)
+	app.handler.ServeHTTP(w, r)
+}
+
+// awaitServe waits up to StartWait for Serve and tells whether it came.
+func (s *Server) awaitServe(ctx context.Context) bool {
+	select {
+	case <-s.serving:
+		return true
+	default:
+	}
+	t := time.NewTimer(s.startWait)
+	defer t.Stop()
+	select {
+	case <-s.serving:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return false
 }
 
 // registerRuntimeCollectors adds the Go and process collectors, accepting

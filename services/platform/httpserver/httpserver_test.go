@@ -271,7 +271,7 @@ func TestGracefulShutdown(t *testing.T) {
 		<-release
 		_, _ = io.WriteString(w, "finished")
 	})
-	s := start(t, Options{Handler: r, DrainDelay: 300 * time.Millisecond})
+	s := start(t, Options{Handler: r})
 
 	type result struct {
 		code int
@@ -292,16 +292,20 @@ func TestGracefulShutdown(t *testing.T) {
 	<-entered
 	s.cancel()
 
-	// While draining, readiness says no so that traffic moves elsewhere.
-	time.Sleep(50 * time.Millisecond)
-	if code, _, body := get(t, s.url+"/readyz"); code != 503 || !strings.Contains(body, "shutting_down") {
-		t.Errorf("/readyz while draining = %d %s", code, body)
+	// While draining, the port stays open: probes are answered, and the
+	// readiness probe says "stopping" without touching the stores.
+	waitFor(t, func() bool {
+		code, _, body := get(t, s.url+"/readyz")
+		return code == 200 && strings.Contains(body, `"stopping"`)
+	})
+	if code, _, _ := get(t, s.url+"/healthz"); code != 200 {
+		t.Errorf("/healthz while draining = %d, want 200", code)
 	}
 
 	select {
 	case err := <-s.done:
 		t.Fatalf("Run returned %v with a request in flight", err)
-	case <-time.After(500 * time.Millisecond):
+	case <-time.After(300 * time.Millisecond):
 	}
 	close(release)
 	res := <-slow
@@ -316,6 +320,142 @@ func TestGracefulShutdown(t *testing.T) {
 		s.done <- err // let the cleanup see it too
 	case <-time.After(5 * time.Second):
 		t.Fatal("Run did not return after the last request finished")
+	}
+	if _, err := http.Get(s.url + "/healthz"); err == nil {
+		t.Error("the port still answers after Run returned")
+	}
+}
+
+// listen starts a Server without serving it yet.
+func listen(t *testing.T, o Options) (*Server, string) {
+	t.Helper()
+	addr := make(chan net.Addr, 1)
+	o.Addr = "127.0.0.1:0"
+	o.OnListen = func(a net.Addr) { addr <- a }
+	s, err := Listen(context.Background(), o)
+	if err != nil {
+		t.Fatalf("Listen: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s, "http://" + (<-addr).String()
+}
+
+func TestProbesBeforeServe(t *testing.T) {
+	t.Run("requests wait for Serve and then succeed", func(t *testing.T) {
+		s, url := listen(t, Options{StartWait: 5 * time.Second})
+		type answer struct {
+			code int
+			body string
+			at   time.Time
+		}
+		paths := []string{"/healthz", "/readyz", "/items/1"}
+		answers := make(map[string]chan answer)
+		for _, path := range paths {
+			answers[path] = make(chan answer, 1)
+			go func() {
+				code, _, body := get(t, url+path)
+				answers[path] <- answer{code, body, time.Now()}
+			}()
+		}
+		time.Sleep(200 * time.Millisecond) // the requests are waiting now
+		served := time.Now()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() {
+			done <- s.Serve(ctx, testRouter(), Check{Name: "mongodb", Probe: func(context.Context) error { return nil }})
+		}()
+		for _, path := range paths {
+			a := <-answers[path]
+			if a.code != 200 || a.at.Before(served) {
+				t.Errorf("%s = %d %s at %v, want 200 after Serve (%v)", path, a.code, a.body, a.at, served)
+			}
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve = %v", err)
+		}
+	})
+	t.Run("a request gives up after StartWait", func(t *testing.T) {
+		_, url := listen(t, Options{StartWait: 100 * time.Millisecond})
+		for _, path := range []string{"/healthz", "/readyz", "/items/1"} {
+			code, hdr, body := get(t, url+path)
+			if code != 503 || hdr.Get("Retry-After") != "1" || !strings.Contains(body, `"starting"`) {
+				t.Errorf("%s before Serve = %d Retry-After %q %s, want 503 starting", path, code, hdr.Get("Retry-After"), body)
+			}
+		}
+	})
+}
+
+func TestCloseWaitsForTheNextReadinessProbe(t *testing.T) {
+	s, url := listen(t, Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx, testRouter()) }()
+
+	// A poller like the kubelet: /readyz every 300 ms, until refused.
+	const period = 300 * time.Millisecond
+	var lastAnswered atomic.Int64
+	polling := make(chan struct{})
+	go func() {
+		defer close(polling)
+		for range 100 {
+			resp, err := http.Get(url + "/readyz")
+			if err != nil {
+				return
+			}
+			resp.Body.Close()
+			lastAnswered.Store(time.Now().UnixNano())
+			time.Sleep(period)
+		}
+	}()
+	waitFor(t, func() bool { return lastAnswered.Load() != 0 })
+	time.Sleep(2 * period) // two polls seen: the server knows the period
+
+	cancel()
+	if err := <-served; err != nil {
+		t.Fatalf("Serve = %v", err)
+	}
+	closing := time.Now()
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close = %v", err)
+	}
+	closed := time.Now()
+	last := time.Unix(0, lastAnswered.Load())
+	if last.Before(closing) {
+		t.Errorf("the last probe answered came at %v, before Close began (%v): Close did not wait for it", last, closing)
+	}
+	if waited := closed.Sub(closing); waited > 2*period+time.Second {
+		t.Errorf("Close took %v, want about one period (%v)", waited, period)
+	}
+	<-polling // the next poll was refused
+}
+
+func TestCloseWithoutProbesIsImmediate(t *testing.T) {
+	s, url := listen(t, Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx, testRouter()) }()
+	waitFor(t, func() bool { code, _, _ := get(t, url+"/readyz"); return code == 200 })
+	cancel()
+	<-served
+	began := time.Now()
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close = %v", err)
+	}
+	if took := time.Since(began); took > 2*time.Second {
+		t.Errorf("Close took %v with nothing polling /readyz, want no wait", took)
+	}
+}
+
+// waitFor polls cond every 10 ms for up to 5 s.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5s")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -72,6 +72,20 @@ func RunWithOptions(ctx context.Context, getenv func(string) string, stdout io.W
 	}
 	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.logLevel})).With("service", cfg.serviceName)
 
+	// The port opens first: probes and early requests wait for the wiring
+	// below instead of being refused, and it closes last, after the next
+	// readiness probe, so the kubelet never probes a closed port.
+	registry := prometheus.NewRegistry()
+	srv, err := httpserver.Listen(ctx, httpserver.Options{Addr: cfg.addr, Logger: logger, Registry: registry, OnListen: o.OnListen})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := srv.Close(); err != nil {
+			logger.Warn("http server close", "error", err)
+		}
+	}()
+
 	shutdownTelemetry, err := telemetry.Setup(ctx, cfg.serviceName, getenv)
 	if err != nil {
 		return fmt.Errorf("telemetry: %w", err)
@@ -112,7 +126,6 @@ func RunWithOptions(ctx context.Context, getenv func(string) string, stdout io.W
 	}
 	cancel()
 
-	registry := prometheus.NewRegistry()
 	var cache product.Cache = product.NoCache{}
 	if cfg.cacheTTL > 0 {
 		c := rediscache.New(rdb, rediscache.Options{TTL: cfg.cacheTTL, Registerer: registry, Logger: logger})
@@ -200,16 +213,9 @@ func RunWithOptions(ctx context.Context, getenv func(string) string, stdout io.W
 	// Events left by a previous run are published at once.
 	relay.Nudge()
 
-	logger.Info("product service starting", "addr", cfg.addr, "cacheTTL", cfg.cacheTTL.String(),
+	logger.Info("product service serving", "cacheTTL", cfg.cacheTTL.String(),
 		"injectedBus", o.Bus != nil, "buyConfirmWait", cfg.confirmWait.String(), "purchaseTimeout", cfg.purchaseTimeout.String())
-	err = httpserver.Run(runCtx, httpserver.Options{
-		Addr:     cfg.addr,
-		Handler:  handler,
-		Logger:   logger,
-		Registry: registry,
-		Checks:   append([]httpserver.Check{mongoconn.Check(mongoClient), redisCheck}, checks...),
-		OnListen: o.OnListen,
-	})
+	err = srv.Serve(runCtx, handler, append([]httpserver.Check{mongoconn.Check(mongoClient), redisCheck}, checks...)...)
 	stop()
 	wg.Wait()
 	if consumeErr != nil {
