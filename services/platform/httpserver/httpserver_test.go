@@ -392,14 +392,16 @@ func TestCloseWaitsForTheNextReadinessProbe(t *testing.T) {
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ctx, testRouter()) }()
 
-	// A poller like the kubelet: /readyz every 300 ms, until refused.
+	// A poller like the kubelet: /readyz every 300 ms on a new connection
+	// each time, until refused.
 	const period = 300 * time.Millisecond
+	kubelet := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	var lastAnswered atomic.Int64
 	polling := make(chan struct{})
 	go func() {
 		defer close(polling)
 		for range 100 {
-			resp, err := http.Get(url + "/readyz")
+			resp, err := kubelet.Get(url + "/readyz")
 			if err != nil {
 				return
 			}
@@ -420,6 +422,7 @@ func TestCloseWaitsForTheNextReadinessProbe(t *testing.T) {
 		t.Fatalf("Close = %v", err)
 	}
 	closed := time.Now()
+	<-polling // the next poll was refused
 	last := time.Unix(0, lastAnswered.Load())
 	if last.Before(closing) {
 		t.Errorf("the last probe answered came at %v, before Close began (%v): Close did not wait for it", last, closing)
@@ -427,7 +430,6 @@ func TestCloseWaitsForTheNextReadinessProbe(t *testing.T) {
 	if waited := closed.Sub(closing); waited > 2*period+time.Second {
 		t.Errorf("Close took %v, want about one period (%v)", waited, period)
 	}
-	<-polling // the next poll was refused
 }
 
 func TestCloseWithoutProbesIsImmediate(t *testing.T) {
