@@ -74,11 +74,7 @@ func RunWithOptions(ctx context.Context, getenv func(string) string, stdout io.W
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := srv.Close(); err != nil {
-			logger.Warn("http server close", "error", err)
-		}
-	}()
+	defer srv.Close() // runs last; it logs its own failure
 
 	shutdownTelemetry, err := telemetry.Setup(ctx, cfg.serviceName, getenv)
 	if err != nil {

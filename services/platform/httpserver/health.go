@@ -26,7 +26,7 @@ const maxProbeWait = 10 * time.Second
 // wired instead of failing (and logging a warning event) while it connects
 // to its stores; 503 "starting" when the wait runs out.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	if s.app.Load() == nil && !s.awaitServe(r.Context()) {
+	if s.awaitApp(r.Context()) == nil {
 		writeStarting(w)
 		return
 	}
@@ -47,11 +47,12 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "stopping"})
 		return
 	}
-	if s.app.Load() == nil && !s.awaitServe(r.Context()) {
+	app := s.awaitApp(r.Context())
+	if app == nil {
 		writeStarting(w)
 		return
 	}
-	checks := s.app.Load().checks
+	checks := app.checks
 	errs := runChecks(r.Context(), checks)
 	var failed []problem.FieldError
 	status := make(map[string]string, len(checks))

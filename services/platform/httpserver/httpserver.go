@@ -74,7 +74,7 @@ type Options struct {
 	// ShutdownTimeout bounds the drain of requests in flight; zero means
 	// 10 s.
 	ShutdownTimeout time.Duration
-	// StartWait is how long a probe that arrives before Serve waits for it
+	// StartWait is how long a request that arrives before Serve waits for it
 	// before answering 503 "starting"; zero means 4 s, under the charts'
 	// startup probe timeout of 5 s.
 	StartWait time.Duration
@@ -93,8 +93,8 @@ type Server struct {
 	startWait       time.Duration
 	serveErr        chan error
 
-	app      atomic.Pointer[routes] // nil until Serve
-	serving  chan struct{}          // closed by Serve once app is set
+	app      *routes       // set by Serve before it closes serving
+	serving  chan struct{} // closed by Serve; app may be read after it
 	stopping atomic.Bool
 	inFlight atomic.Int64 // requests to app, for the drain
 	probes   probeClock
@@ -171,12 +171,11 @@ func (s *Server) Serve(ctx context.Context, handler http.Handler, checks ...Chec
 	if router, ok := handler.(*mux.Router); ok {
 		tagRoutes(router)
 	}
-	s.app.Store(&routes{handler: instrument(s.registry, s.logger)(handler), checks: checks})
+	s.app = &routes{handler: instrument(s.registry, s.logger)(handler), checks: checks}
 	close(s.serving)
 
 	select {
 	case err := <-s.serveErr:
-		s.serveErr <- err
 		return fmt.Errorf("httpserver: serve: %w", err)
 	case <-ctx.Done():
 	}
@@ -208,7 +207,9 @@ func (s *Server) drain(timeout time.Duration) error {
 // that poller's next probe, so that the process exits just after a probe
 // it answered and the kubelet, which keeps probing a pod until its
 // containers are gone, does not record a refused probe as a warning. The
-// wait is bounded by one and a half observed periods, at most 10 s.
+// wait is bounded by one and a half observed periods, at most 10 s. A
+// failure is logged as well as returned, so that a deferred Close may drop
+// it.
 func (s *Server) Close() error {
 	s.stopping.Store(true)
 	if next, wait := s.probes.awaitNext(); wait > 0 {
@@ -222,6 +223,7 @@ func (s *Server) Close() error {
 	defer cancel()
 	if err := s.srv.Shutdown(ctx); err != nil {
 		_ = s.srv.Close()
+		s.logger.Warn("http server closed with connections still open", "error", err)
 		return fmt.Errorf("httpserver: close: %w", err)
 	}
 	s.logger.Info("http server stopped")
@@ -247,32 +249,33 @@ func Run(ctx context.Context, o Options) error {
 // StartWait for it, so that the first requests after the port opens are
 // held rather than refused, and answers 503 "starting" if it does not come.
 func (s *Server) serveApp(w http.ResponseWriter, r *http.Request) {
-	if s.app.Load() == nil && !s.awaitServe(r.Context()) {
+	app := s.awaitApp(r.Context())
+	if app == nil {
 		writeStarting(w)
 		return
 	}
-	app := s.app.Load()
 	s.inFlight.Add(1)
 	defer s.inFlight.Add(-1)
 	app.handler.ServeHTTP(w, r)
 }
 
-// awaitServe waits up to StartWait for Serve and tells whether it came.
-func (s *Server) awaitServe(ctx context.Context) bool {
+// awaitApp returns what Serve gave, waiting up to StartWait for it; nil
+// when it did not come in time.
+func (s *Server) awaitApp(ctx context.Context) *routes {
 	select {
 	case <-s.serving:
-		return true
+		return s.app
 	default:
 	}
 	t := time.NewTimer(s.startWait)
 	defer t.Stop()
 	select {
 	case <-s.serving:
-		return true
+		return s.app
 	case <-t.C:
 	case <-ctx.Done():
 	}
-	return false
+	return nil
 }
 
 // registerRuntimeCollectors adds the Go and process collectors, accepting
