@@ -5,7 +5,7 @@ GO       ?= go
 STATICCHECK_VERSION := v0.8.2
 
 .DEFAULT_GOAL := help
-.PHONY: help run seed stores test bench vet lint fmt render images e2e-tools e2e
+.PHONY: help run seed stores test test-alerts bench vet lint fmt render images e2e-tools e2e
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -21,6 +21,10 @@ stores: ## run only the embedded MongoDB (:27017) and Redis (:6380), to run a se
 
 test: vet ## run every test (real servers from MONGODB_URI, REDIS_URL, AMQP_URL; embedded ones otherwise)
 	$(GO) test -count=1 -timeout 20m $(PACKAGES)
+
+test-alerts: ## the alert rules' promtool unit tests (deploy/alerts/); builds promtool into .e2e/bin first if missing (cold: minutes)
+	@test -x .e2e/bin/promtool || GO=$(GO) e2e/tools/prometheus/build.sh .e2e/bin
+	cd deploy && PROMTOOL=$(CURDIR)/.e2e/bin/promtool $(GO) test -count=1 -run 'TestAlertRules' .
 
 bench: ## the catalog read and the order flow under load, against ceilings measured in the same run (results in bench-results/)
 	$(GO) run ./dev/cmd/bench
@@ -42,7 +46,7 @@ images: VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || e
 images: ## build the three service images with buildah, no Docker daemon (travluk/<service>:VERSION; prints sizes)
 	@for s in customer product order; do GO=$(GO) VERSION=$(VERSION) images/build.sh $$s travluk/$$s:$(VERSION) || exit 1; done
 
-e2e-tools: ## build the pinned e2e cluster programs (etcd, Kubernetes v1.34.3, CoreDNS, helm, Traefik) into .e2e/bin; cold 15-30 min, warm seconds
+e2e-tools: ## build the pinned e2e cluster programs (etcd, Kubernetes v1.34.3, CoreDNS, helm, Traefik, the monitoring and autoscaling add-ons, promtool) into .e2e/bin; cold 30-45 min, warm seconds
 	GO=$(GO) e2e/build-tools.sh
 
 e2e: ## the shop on a real single-node Kubernetes cluster (root; see docs/deploy.md#make-e2e): build, install with k8s/ and the charts, check through the Gateway, tear down

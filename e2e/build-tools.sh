@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds every program the e2e cluster runs from the pinned modules in e2e/tools/
 # into E2E_BIN (default .e2e/bin). go build's cache makes a warm run take seconds;
-# a cold one takes 20-30 minutes on 2 cores, most of it kube-apiserver and Traefik.
+# a cold one takes 30-45 minutes on 2 cores, most of it kube-apiserver, Traefik
+# and the cluster add-ons (about 23 minutes of CPU time between them).
 # Each module lies outside go.work (GOWORK=off): their dependency graphs are their own.
 set -euo pipefail
 cd "$(dirname "$0")/tools"
@@ -17,17 +18,39 @@ version_flags() { # the versions Helm's kubeVersion checks and kubectl version r
 	done
 }
 
-build() { # module-dir ldflags packages...
+build() { # module-dir ldflags packages...   (GOWORK=off unless go_work names a go.work)
 	local dir=$1 ldflags=$2 start=$SECONDS
 	shift 2
 	printf "== e2e tools: building %s\n" "$dir"
-	(cd "$dir" && GOWORK=off CGO_ENABLED=0 "${GO:-go}" build -trimpath -ldflags "-s -w $ldflags" -o "$bin/" "$@")
+	(cd "$dir" && GOWORK=${go_work:-off} CGO_ENABLED=0 "${GO:-go}" build -trimpath -ldflags "-s -w $ldflags" -o "$bin/" "$@")
 	printf '== e2e tools: %s done in %d s\n' "$dir" $((SECONDS - start))
 }
 
-# Two lanes build at once: a single cold go build leaves part of the two cores
+# kube-network-policies queues packets with nftables' "queue" expression, which
+# the e2e kernel lacks (CONFIG_NFT_QUEUE is not set; nft_compat and the xtables
+# NFQUEUE target are there). tools/addons/_overlay holds a github.com/google/nftables
+# expr/queue.go that sends a Queue as that target. go build -overlay refuses
+# files in the module cache, so a go.work outside it replaces the nftables module
+# with a copy of v0.3.0 carrying that file; only kube-network-policies imports it.
+with_patched_nftables() ( # command...: runs it with go_work set to that go.work
+	work=$(mktemp -d)
+	trap 'rm -rf "$work"' EXIT
+	src=$(cd addons && GOWORK=off "${GO:-go}" mod download github.com/google/nftables &&
+		GOWORK=off "${GO:-go}" list -m -f '{{.Dir}}' github.com/google/nftables)
+	cp -r "$src" "$work/nftables"
+	chmod -R u+w "$work/nftables"
+	cp addons/_overlay/nftables-expr-queue.go "$work/nftables/expr/queue.go"
+	GOWORK=$work/go.work "${GO:-go}" work init "$PWD/addons"
+	GOWORK=$work/go.work "${GO:-go}" work edit -replace github.com/google/nftables@v0.3.0=./nftables
+	go_work=$work/go.work "$@"
+)
+
+# Three lanes build at once: a single cold go build leaves part of the two cores
 # idle (links, and long chains of packages that wait for each other), and the
-# kubernetes lane alone is about as long as the other three tools together.
+# kubernetes lane alone is about as long as the edge lane (CoreDNS, helm and
+# Traefik), and the add-on lane a little longer than either. Side by side, a lane
+# in a link or a chain leaves its core to the other two, and the add-ons need no
+# guess at which of the other lanes ends first.
 kubernetes_lane() {
 	build etcd "" go.etcd.io/etcd/server/v3
 	mv -f "$bin/server" "$bin/etcd" # go build names it after its package, server
@@ -41,14 +64,38 @@ edge_lane() {
 	build helm "-X helm.sh/helm/v3/internal/version.version=v3.21.4" helm.sh/helm/v3/cmd/helm
 	build traefik "-X github.com/traefik/traefik/v3/pkg/version.Version=v3.6.12" github.com/traefik/traefik/v3/cmd/traefik
 }
+# The cluster add-ons, in as few modules as compile together, so that client-go
+# and the rest they share compile once per module: tools/addons holds the
+# Prometheus Operator, its config reloader, the VPA recommender and
+# kube-network-policies (one go build); metrics-server and prometheus-adapter need
+# k8s.io/apiserver and prometheus versions the others exclude (their go.mod says which).
+addons_lane() {
+	with_patched_nftables build addons "-X github.com/prometheus/common/version.Version=0.85.0" \
+		github.com/prometheus-operator/prometheus-operator/cmd/operator \
+		github.com/prometheus-operator/prometheus-operator/cmd/prometheus-config-reloader \
+		k8s.io/autoscaler/vertical-pod-autoscaler/pkg/recommender sigs.k8s.io/kube-network-policies/cmd
+	# go build names them after their packages
+	mv -f "$bin/operator" "$bin/prometheus-operator"
+	mv -f "$bin/recommender" "$bin/vpa-recommender"
+	mv -f "$bin/cmd" "$bin/kube-network-policies"
+	build metrics-server "-X k8s.io/client-go/pkg/version.gitVersion=v0.8.0" sigs.k8s.io/metrics-server/cmd/metrics-server
+	build prometheus-adapter "" sigs.k8s.io/prometheus-adapter/cmd/adapter
+	mv -f "$bin/adapter" "$bin/prometheus-adapter"
+	local start=$SECONDS
+	printf "== e2e tools: building prometheus\n"
+	prometheus/build.sh "$bin" # Prometheus and promtool, Kubernetes discovery only
+	printf '== e2e tools: prometheus done in %d s\n' $((SECONDS - start))
+}
 start=$SECONDS
-kubernetes_lane &
-k8s_pid=$!
-edge_lane &
-edge_pid=$!
+pids=()
+for lane in kubernetes_lane edge_lane addons_lane; do
+	"$lane" &
+	pids+=($!)
+done
 failed=0
-wait "$k8s_pid" || failed=1
-wait "$edge_pid" || failed=1
+for pid in "${pids[@]}"; do
+	wait "$pid" || failed=1
+done
 ((failed == 0)) || { echo "e2e tools: a build failed (its go build output is above)" >&2; exit 1; }
 printf '== e2e tools: all built in %d s\n' $((SECONDS - start))
 ls -l "$bin"

@@ -123,6 +123,17 @@ pki() {
 			-extfile "$name.ext" -out "$name.crt" 2>/dev/null
 		rm -f "$name.csr" "$name.ext"
 	done
+	# The aggregation layer (metrics-server, prometheus-adapter): the API
+	# server proxies to them as front-proxy-client, under a CA of its own, as
+	# kubeadm sets it up.
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=e2e-front-proxy-ca \
+		-keyout front-proxy-ca.key -out front-proxy-ca.crt 2>/dev/null
+	openssl req -newkey rsa:2048 -nodes -subj /CN=front-proxy-client \
+		-keyout front-proxy-client.key -out front-proxy-client.csr 2>/dev/null
+	printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n' >front-proxy-client.ext
+	openssl x509 -req -in front-proxy-client.csr -CA front-proxy-ca.crt -CAkey front-proxy-ca.key -CAcreateserial \
+		-days 2 -extfile front-proxy-client.ext -out front-proxy-client.crt 2>/dev/null
+	rm -f front-proxy-client.csr front-proxy-client.ext
 	for name in admin controller-manager scheduler kubelet kube-proxy coredns traefik; do
 		kubeconfig "$name"
 	done
@@ -198,7 +209,12 @@ apiserver() {
 		--service-cluster-ip-range "$service_cidr" \
 		--service-account-issuer https://kubernetes.default.svc.cluster.local \
 		--service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
-		--allow-privileged=false --profiling=false --anonymous-auth=false
+		--allow-privileged=false --profiling=false --anonymous-auth=false \
+		--requestheader-client-ca-file "$pki/front-proxy-ca.crt" --requestheader-allowed-names front-proxy-client \
+		--requestheader-username-headers X-Remote-User --requestheader-group-headers X-Remote-Group \
+		--requestheader-extra-headers-prefix X-Remote-Extra- \
+		--proxy-client-cert-file "$pki/front-proxy-client.crt" --proxy-client-key-file "$pki/front-proxy-client.key" \
+		--enable-aggregator-routing=true
 	wait_for kube-apiserver 120 kubectl get --raw /readyz
 }
 

@@ -31,7 +31,8 @@ specs=(
 	"github.com/mongodb/mongodb-kubernetes-operator@v0.13.0|config/crd/bases/mongodbcommunity.mongodb.com_mongodbcommunity.yaml"
 	"github.com/rabbitmq/cluster-operator/v2@v2.16.0|config/crd/bases/rabbitmq.com_rabbitmqclusters.yaml"
 	"github.com/spotahome/redis-operator@v1.2.4|manifests/databases.spotahome.com_redisfailovers.yaml"
-	"github.com/prometheus-operator/prometheus-operator@v0.85.0|example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml"
+	# All but alertmanagerconfigs: no Alertmanager runs here, and its CRD holds a "=" key PyYAML refuses.
+	"github.com/prometheus-operator/prometheus-operator@v0.85.0|example/prometheus-operator-crd/monitoring.coreos.com_alertmanagers.yaml example/prometheus-operator-crd/monitoring.coreos.com_podmonitors.yaml example/prometheus-operator-crd/monitoring.coreos.com_probes.yaml example/prometheus-operator-crd/monitoring.coreos.com_prometheusagents.yaml example/prometheus-operator-crd/monitoring.coreos.com_prometheuses.yaml example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml example/prometheus-operator-crd/monitoring.coreos.com_scrapeconfigs.yaml example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml example/prometheus-operator-crd/monitoring.coreos.com_thanosrulers.yaml"
 	"k8s.io/autoscaler/vertical-pod-autoscaler@v1.8.1|deploy/vpa-v1-crd-gen.yaml=autoscaling.k8s.io_verticalpodautoscalers.yaml"
 )
 

@@ -9,8 +9,18 @@
 #   cluster  e2e/cluster.sh up: the cluster as local processes, Traefik as the Gateway
 #   install  as docs/deploy.md says: k8s/ with kubectl apply -k, the Secrets,
 #            then helm install of each chart with e2e/values/<service>.yaml
+#            and the add-ons a team runs beside the shop: the Prometheus
+#            Operator and its Prometheus (e2e/deploy/monitoring.yaml),
+#            metrics-server, prometheus-adapter, the VPA recommender
+#            (e2e/deploy/autoscaling.yaml)
 #   checks   helm test, Pod Security, the journey, rollout restarts under load,
 #            order pods deleted during buys (e2e/checks), no warning events
+#   monitoring   Prometheus scrapes every ServiceMonitor target, loaded the
+#            alerts, and every alert expression and dashboard query returns data
+#   autoscaling  the HPAs turned on (e2e/values/*-autoscaling.yaml); product
+#            scales out under a bounded load and back in after it
+#            (results/hpa-product.svg); the customer VPA recommends within its
+#            bounds; the add-ons' memory; no warning events
 #   down     everything the run started is stopped and removed, also when a
 #            stage fails or the run is interrupted
 #
@@ -77,6 +87,7 @@ images() {
 	done
 	e2e/pause/image.sh "$images/pause.tar"
 	e2e/images/build-deps.sh "$images"
+	e2e/images/build-addons.sh "$bin" "$images"
 }
 
 crds() { e2e/crds.sh "$E2E_DIR/crds"; }
@@ -142,6 +153,7 @@ install() {
 		helm install "$s" "charts/$s" -n "$ns" --wait --timeout 5m -f "e2e/values/$s.yaml"
 	done
 	kubectl -n "$ns" wait gateway/travluk --for=condition=Programmed --timeout 60s
+	addons
 	say "the shop answers on $gateway"
 	local i
 	for i in $(seq 1 60); do
@@ -151,15 +163,63 @@ install() {
 	curl -fsS "$gateway/api/products?limit=1"
 }
 
+# addons: the monitoring and autoscaling add-ons, each waited for.
+addons() {
+	build_checks
+	kubectl apply -f e2e/deploy/monitoring.yaml
+	kubectl -n monitoring create configmap adapter-config \
+		--from-file=config.yaml=<("$bin/checks" -adapter-config deploy/prometheus-adapter-values.yaml)
+	kubectl apply -f e2e/deploy/autoscaling.yaml
+	kubectl -n monitoring rollout status deployment/prometheus-operator --timeout 120s
+	kubectl -n kube-system rollout status deployment/metrics-server --timeout 120s
+	kubectl -n kube-system rollout status deployment/vpa-recommender --timeout 120s
+	local i
+	for i in $(seq 1 60); do # the operator makes the StatefulSet
+		kubectl -n monitoring get statefulset/prometheus-e2e >/dev/null 2>&1 && break
+		sleep 1
+	done
+	kubectl -n monitoring rollout status statefulset/prometheus-e2e --timeout 180s
+	kubectl -n monitoring rollout status deployment/prometheus-adapter --timeout 120s
+	kubectl wait apiservice/v1beta1.metrics.k8s.io apiservice/v1beta2.custom.metrics.k8s.io --for=condition=Available --timeout 120s
+	say "Prometheus, metrics-server, prometheus-adapter and the VPA recommender are up"
+}
+
+build_checks() { GOWORK=off go build -C e2e/checks -o "$bin/checks" .; }
+
+# run_checks NAMES [FLAGS...]: e2e/checks against the shop through the Gateway.
+run_checks() {
+	local only=$1
+	shift
+	build_checks
+	E2E_ADMIN_PASSWORD=$(secret_value customer ADMIN_PASSWORD) "$bin/checks" -base "$gateway" -admin-email admin@e2e.example \
+		-kubectl "$bin/kubectl" -namespace "$ns" -only "$only" "$@"
+}
+
 checks() {
 	local s
 	for s in customer product order; do
 		helm test "$s" -n "$ns" --logs --timeout 2m
 	done
 	pod_security
-	GOWORK=off go build -C e2e/checks -o "$bin/checks" .
-	E2E_ADMIN_PASSWORD=$(secret_value customer ADMIN_PASSWORD) "$bin/checks" -base "$gateway" -admin-email admin@e2e.example \
-		-kubectl "$bin/kubectl" -namespace "$ns" ${E2E_CHECKS:+-only "$E2E_CHECKS"}
+	run_checks "${E2E_CHECKS:-journey,restart,delete-order}"
+	no_warnings
+}
+
+monitoring() {
+	local ip
+	ip=$(kubectl -n monitoring get pod prometheus-e2e-0 -o jsonpath='{.status.podIP}')
+	run_checks monitoring -prometheus "http://$ip:9090" -k8s k8s
+}
+
+autoscaling() {
+	local s
+	for s in product order; do
+		helm upgrade "$s" "charts/$s" -n "$ns" --wait --timeout 5m -f "e2e/values/$s.yaml" -f "e2e/values/$s-autoscaling.yaml"
+	done
+	run_checks autoscale,vpa -results "$results"
+	say "memory of the add-ons (metrics.k8s.io):"
+	kubectl top pod -n monitoring --no-headers | sed 's/^/   /'
+	kubectl top pod -n kube-system --no-headers | sed 's/^/   /'
 	no_warnings
 }
 
@@ -228,6 +288,6 @@ leftovers() {
 	say "nothing left behind"
 }
 
-for name in ${E2E_STAGES:-tools images crds cluster install checks}; do
+for name in ${E2E_STAGES:-tools images crds cluster install checks monitoring autoscaling}; do
 	stage "$name" "$name"
 done

@@ -2,7 +2,10 @@
 // through the Gateway's address as a client calls it: the customer journey,
 // a rollout restart of each service under a bounded load with no failed
 // request, and the order pods deleted while buys are in flight with nothing
-// lost or oversold. It drives the cluster with kubectl.
+// lost or oversold; Prometheus scraping the shop and evaluating its alerts and
+// dashboard queries (monitoring); the product HPA scaling out and in under load
+// (autoscale); the customer VPA's recommendation (vpa). It drives the cluster
+// with kubectl.
 package main
 
 import (
@@ -28,6 +31,9 @@ type config struct {
 	kubectl, namespace              string
 	requests                        int
 	over                            time.Duration
+	prometheus, k8s, results        string
+	scaleRPS                        int
+	scaleLoad, scaleInWithin        time.Duration
 }
 
 func run(args []string) error {
@@ -39,8 +45,22 @@ func run(args []string) error {
 	flags.StringVar(&c.namespace, "namespace", "travluk", "the shop's namespace")
 	flags.IntVar(&c.requests, "requests", 2000, "requests of the load during each rollout restart")
 	flags.DurationVar(&c.over, "over", 60*time.Second, "the time the load spreads them over")
-	only := flags.String("only", "", "run only these checks, comma-separated (journey, restart, delete-order)")
+	flags.StringVar(&c.prometheus, "prometheus", "", "Prometheus's address, for the monitoring check")
+	flags.StringVar(&c.k8s, "k8s", "k8s", "the k8s/ directory whose ServiceMonitors, alerts and dashboard the monitoring check checks")
+	flags.StringVar(&c.results, "results", "", "where the autoscale check writes its table and plot")
+	flags.IntVar(&c.scaleRPS, "scale-rps", 40, "catalog reads per second of the autoscale check's load")
+	flags.DurationVar(&c.scaleLoad, "scale-load", 4*time.Minute, "the longest the autoscale check's load runs")
+	flags.DurationVar(&c.scaleInWithin, "scale-in-within", 6*time.Minute, "how soon after the load product must be back at minReplicas")
+	only := flags.String("only", "", "run only these checks, comma-separated (journey, restart, delete-order, monitoring, autoscale, vpa)")
+	adapterValues := flags.String("adapter-config", "", "print the prometheus-adapter config of these Helm values and exit")
 	if err := flags.Parse(args); err != nil {
+		return err
+	}
+	if *adapterValues != "" {
+		text, err := adapterConfig(*adapterValues)
+		if err == nil {
+			fmt.Print(text)
+		}
 		return err
 	}
 	c.adminPassword = os.Getenv("E2E_ADMIN_PASSWORD")
@@ -60,6 +80,9 @@ func run(args []string) error {
 		{"journey", func() error { return journey(s, admin.AccessToken, runID) }},
 		{"restart", func() error { return restarts(s, c, admin.AccessToken, runID) }},
 		{"delete-order", func() error { return deleteOrderPods(s, c, admin.AccessToken, runID) }},
+		{"monitoring", func() error { return monitoring(s, c, admin.AccessToken, runID) }},
+		{"autoscale", func() error { return autoscale(s, c) }},
+		{"vpa", func() error { return vpa(c) }},
 	}
 	for _, check := range checks {
 		if *only != "" && !strings.Contains(","+*only+",", ","+check.name+",") {
