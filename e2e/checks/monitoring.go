@@ -46,7 +46,13 @@ func monitoring(s *shop, c config, admin, runID string) error {
 	}
 	fmt.Printf("   Prometheus loaded the %d alerts of the PrometheusRule\n", len(alerts))
 
-	// A bounded journey load, buys included, so the order flow's series move.
+	// The journey first: its refused requests (a logged-out token, a buy
+	// beyond the stock) are the 4xx the dashboard's error panels show, and a
+	// rate looks back 2 minutes only. Then a bounded load, buys included, so
+	// the order flow's series move.
+	if err := journey(s, admin, runID); err != nil {
+		return err
+	}
 	tokens, err := customers(s, 4, runID, "monitoring")
 	if err != nil {
 		return err
