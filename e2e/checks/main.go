@@ -125,19 +125,30 @@ func products(s *shop, admin string, n int, stock int64, runID, tag string) (led
 	return l, ids, nil
 }
 
+// loadSetup registers four customers and stocks n products for one check's
+// load: the traffic (eight workers) over them and the ledger of that stock.
+func loadSetup(s *shop, admin string, n int, stock int64, runID, tag string) (traffic, ledger, error) {
+	tokens, err := customers(s, 4, runID, tag)
+	if err != nil {
+		return traffic{}, ledger{}, err
+	}
+	l, ids, err := products(s, admin, n, stock, runID, tag)
+	if err != nil {
+		return traffic{}, ledger{}, err
+	}
+	return traffic{shop: s, tokens: tokens, products: ids, workers: 8}, l, nil
+}
+
 // restarts restarts each service's Deployment while the load runs, and
 // wants no failed request and every order settled.
 func restarts(s *shop, c config, admin, runID string) error {
-	tokens, err := customers(s, 4, runID, "restart")
+	load, l, err := loadSetup(s, admin, 4, 1000, runID, "restart")
 	if err != nil {
 		return err
 	}
-	l, ids, err := products(s, admin, 4, 1000, runID, "restart")
-	if err != nil {
-		return err
-	}
+	load.withBuys = true
 	for _, svc := range []string{"customer", "product", "order"} {
-		tr := traffic{shop: s, tokens: tokens, products: ids, workers: 8, withBuys: true}
+		tr := load
 		done := make(chan error, 1)
 		go func() {
 			time.Sleep(c.over / 10) // the load runs before, during and after
@@ -165,15 +176,11 @@ func restarts(s *shop, c config, admin, runID string) error {
 // deleteOrderPods deletes every order pod while buys are in flight: every
 // 2xx buy must end confirmed, and no stock may be lost or oversold.
 func deleteOrderPods(s *shop, c config, admin, runID string) error {
-	tokens, err := customers(s, 4, runID, "delete")
+	tr, l, err := loadSetup(s, admin, 2, 300, runID, "delete")
 	if err != nil {
 		return err
 	}
-	l, ids, err := products(s, admin, 2, 300, runID, "delete")
-	if err != nil {
-		return err
-	}
-	tr := traffic{shop: s, tokens: tokens, products: ids, workers: 8, onlyBuys: true}
+	tr.onlyBuys = true
 	done := make(chan error, 1)
 	go func() {
 		time.Sleep(5 * time.Second)

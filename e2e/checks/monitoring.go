@@ -53,15 +53,11 @@ func monitoring(s *shop, c config, admin, runID string) error {
 	if err := journey(s, admin, runID); err != nil {
 		return err
 	}
-	tokens, err := customers(s, 4, runID, "monitoring")
+	tr, _, err := loadSetup(s, admin, 4, 1000, runID, "monitoring")
 	if err != nil {
 		return err
 	}
-	_, ids, err := products(s, admin, 4, 1000, runID, "monitoring")
-	if err != nil {
-		return err
-	}
-	tr := traffic{shop: s, tokens: tokens, products: ids, workers: 8, withBuys: true}
+	tr.withBuys = true
 	res := tr.run(600, 60*time.Second)
 	fmt.Printf("   load: %s\n", res)
 	if res.failed() > 0 {
