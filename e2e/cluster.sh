@@ -5,7 +5,7 @@
 #                         scheduler, containerd, kubelet, kube-proxy, CoreDNS,
 #                         Traefik as the Gateway); prints KUBECONFIG
 #   e2e/cluster.sh down   stop it and remove everything it made: processes,
-#                         mounts, the cni0 bridge, iptables chains, cgroups
+#                         mounts, the cni0 bridge, iptables chains, nftables tables, cgroups
 #   e2e/cluster.sh status what runs
 #
 # The programs come from e2e/build-tools.sh (.e2e/bin); containerd, runc and
@@ -531,9 +531,16 @@ down() {
 	say "down: nothing left"
 }
 
-# The KUBE-* chains the kubelet and kube-proxy made, in every table, IPv4 and IPv6.
+# The KUBE-* chains the kubelet and kube-proxy made, in every table, IPv4 and
+# IPv6, and the nftables tables of kube-network-policies: it removes them only
+# on SIGINT, and the kubelet stops it with SIGTERM.
 remove_chains() {
 	local ipt table chain
+	if command -v nft >/dev/null; then
+		for table in kube-network-policies kube-network-policies-dnscache; do
+			nft delete table inet "$table" 2>/dev/null || true
+		done
+	fi
 	for ipt in iptables ip6tables; do
 		command -v "$ipt" >/dev/null || continue
 		for table in filter nat mangle; do

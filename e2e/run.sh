@@ -7,7 +7,9 @@
 #            the dependency images, as archives for containerd
 #   crds     the CRDs of everything k8s/ and the charts name (e2e/crds.sh)
 #   cluster  e2e/cluster.sh up: the cluster as local processes, Traefik as the Gateway
-#   install  as docs/deploy.md says: k8s/ with kubectl apply -k, the Secrets,
+#   install  the NetworkPolicy controller (e2e/deploy/network-policies.yaml)
+#            first, so that every later stage runs with k8s/'s policies
+#            enforced; then as docs/deploy.md says: k8s/ with kubectl apply -k, the Secrets,
 #            then helm install of each chart with e2e/values/<service>.yaml
 #            and the add-ons a team runs beside the shop: the Prometheus
 #            Operator and its Prometheus (e2e/deploy/monitoring.yaml),
@@ -15,6 +17,9 @@
 #            (e2e/deploy/autoscaling.yaml)
 #   checks   helm test, Pod Security, the journey, rollout restarts under load,
 #            order pods deleted during buys (e2e/checks), no warning events
+#   netpol   each service pod connects to what its NetworkPolicy allows and
+#            to nothing else; a pod of another namespace reaches no store of
+#            the shop; the journey again (e2e/checks/netpol.go)
 #   monitoring   Prometheus scrapes every ServiceMonitor target, loaded the
 #            alerts, and every alert expression and dashboard query returns data
 #   autoscaling  the HPAs turned on (e2e/values/*-autoscaling.yaml); product
@@ -106,6 +111,7 @@ cluster() {
 secret_value() { k get secret "$1" -o go-template="{{index .data \"$2\" | base64decode}}"; }
 
 install() {
+	netpol_controller
 	# docs/deploy.md step 2: the namespace, the dependencies' passwords, k8s/.
 	kubectl apply -f k8s/namespace.yaml
 	local s
@@ -124,7 +130,7 @@ install() {
 			--from-literal=connectionString.standard="mongodb://mongodb-svc.$ns.svc.cluster.local:27017/$s"
 	done
 	kubectl apply -f e2e/deploy/dependencies.yaml
-	for s in mongodb rabbitmq-server rfr-redis; do
+	for s in mongodb rabbitmq-server rfr-redis rfs-redis; do
 		k rollout status "deployment/$s" --timeout 180s
 	done
 
@@ -162,6 +168,22 @@ install() {
 	done
 	curl -fsS "$gateway/api/products?limit=1"
 }
+
+# netpol_controller: kube-network-policies, up and with its nftables table on
+# the node, which it writes once it has synced pods, namespaces and policies.
+netpol_controller() {
+	kubectl apply -f e2e/deploy/network-policies.yaml
+	kubectl -n kube-system rollout status daemonset/kube-network-policies --timeout 120s
+	local i
+	for i in $(seq 1 60); do
+		nft list table inet kube-network-policies >/dev/null 2>&1 && break
+		sleep 1
+	done
+	nft list table inet kube-network-policies >/dev/null
+	say "kube-network-policies enforces NetworkPolicies (nftables table inet kube-network-policies)"
+}
+
+netpol() { run_checks netpol; }
 
 # addons: the monitoring and autoscaling add-ons, each waited for.
 addons() {
@@ -281,6 +303,7 @@ leftovers() {
 	ip link show cni0 >/dev/null 2>&1 && left+="cni0; "
 	iptables-save 2>/dev/null | grep -q KUBE- && left+="iptables KUBE- rules; "
 	ip6tables-save 2>/dev/null | grep -q KUBE- && left+="ip6tables KUBE- rules; "
+	nft list tables 2>/dev/null | grep -q kube-network-policies && left+="nftables table kube-network-policies; "
 	if [[ -n $left ]]; then
 		echo "e2e: left behind: $left" >&2
 		return 1
@@ -288,6 +311,6 @@ leftovers() {
 	say "nothing left behind"
 }
 
-for name in ${E2E_STAGES:-tools images crds cluster install checks monitoring autoscaling}; do
+for name in ${E2E_STAGES:-tools images crds cluster install checks netpol monitoring autoscaling}; do
 	stage "$name" "$name"
 done

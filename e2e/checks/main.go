@@ -4,7 +4,8 @@
 // request, and the order pods deleted while buys are in flight with nothing
 // lost or oversold; Prometheus scraping the shop and evaluating its alerts and
 // dashboard queries (monitoring); the product HPA scaling out and in under load
-// (autoscale); the customer VPA's recommendation (vpa). It drives the cluster
+// (autoscale); the customer VPA's recommendation (vpa); what each pod can and
+// cannot connect to under the NetworkPolicies (netpol). It drives the cluster
 // with kubectl.
 package main
 
@@ -51,7 +52,7 @@ func run(args []string) error {
 	flags.IntVar(&c.scaleRPS, "scale-rps", 40, "catalog reads per second of the autoscale check's load")
 	flags.DurationVar(&c.scaleLoad, "scale-load", 4*time.Minute, "the longest the autoscale check's load runs")
 	flags.DurationVar(&c.scaleInWithin, "scale-in-within", 6*time.Minute, "how soon after the load product must be back at minReplicas")
-	only := flags.String("only", "", "run only these checks, comma-separated (journey, restart, delete-order, monitoring, autoscale, vpa)")
+	only := flags.String("only", "", "run only these checks, comma-separated (journey, restart, delete-order, monitoring, autoscale, vpa, netpol)")
 	adapterValues := flags.String("adapter-config", "", "print the prometheus-adapter config of these Helm values and exit")
 	if err := flags.Parse(args); err != nil {
 		return err
@@ -83,6 +84,7 @@ func run(args []string) error {
 		{"monitoring", func() error { return monitoring(s, c, admin.AccessToken, runID) }},
 		{"autoscale", func() error { return autoscale(s, c) }},
 		{"vpa", func() error { return vpa(c) }},
+		{"netpol", func() error { return netpol(s, c, admin.AccessToken, runID) }},
 	}
 	for _, check := range checks {
 		if *only != "" && !strings.Contains(","+*only+",", ","+check.name+",") {

@@ -10,8 +10,9 @@
 #   localhost/e2e/metrics-server:e2e              metrics-server
 #   localhost/e2e/prometheus-adapter:e2e          prometheus-adapter
 #   localhost/e2e/vpa-recommender:e2e             the VPA recommender
+#   localhost/e2e/kube-network-policies:e2e       the NetworkPolicy controller
 #
-# All six are one layer FROM scratch (the binaries, /etc/passwd and /etc/group
+# All seven are one layer FROM scratch (the binaries, /etc/passwd and /etc/group
 # naming nobody, 65534, and an empty /tmp), each with its own entrypoint, so
 # containers-storage and containerd store the binaries once. They go into one
 # multi-image archive, OUTDIR/addons.tar, for `ctr images import`. When the
@@ -25,7 +26,7 @@ mkdir -p "$out"
 archive=$out/addons.tar
 
 # image name = binary in BINDIR
-images=(prometheus-operator prometheus-config-reloader prometheus metrics-server prometheus-adapter vpa-recommender)
+images=(prometheus-operator prometheus-config-reloader prometheus metrics-server prometheus-adapter vpa-recommender kube-network-policies)
 for name in "${images[@]}"; do
 	[[ -x $bindir/$name ]] || { echo "$0: $bindir/$name is missing (e2e/build-tools.sh builds it)" >&2; exit 1; }
 done
