@@ -1,6 +1,6 @@
 // Package mongoconn connects to MongoDB (or FerretDB) with timeouts short
-// enough that an unreachable server is reported in about two seconds
-// rather than the driver's default thirty.
+// enough that an operation on an unreachable server fails in about two
+// seconds rather than the driver's default thirty.
 package mongoconn
 
 import (
@@ -25,11 +25,23 @@ const (
 	connectTimeout         = 2 * time.Second
 )
 
-// Connect connects to uri and pings the primary once, so that a wrong URI
-// or an unreachable server stops a service at startup with a clear error.
+// startupWait is how long Connect waits for the primary to answer. A pod's
+// first connections can go unanswered for a second or two (a NetworkPolicy
+// controller that has not yet learnt the new pod's IP drops them, a MongoDB
+// that is still starting refuses them), and a service that gave up after one
+// ping would restart for nothing.
+const startupWait = 15 * time.Second
+
+// Connect connects to uri and pings the primary until it answers, so that a
+// wrong URI stops a service at startup with a clear error at once and an
+// unreachable server within startupWait (or when ctx ends, if sooner).
 // Later outages do not need a new client: the driver reconnects by itself,
 // and each operation fails after the server-selection timeout meanwhile.
 func Connect(ctx context.Context, uri string) (*mongo.Client, error) {
+	return connect(ctx, uri, startupWait)
+}
+
+func connect(ctx context.Context, uri string, wait time.Duration) (*mongo.Client, error) {
 	opts := options.Client().
 		SetServerSelectionTimeout(serverSelectionTimeout).
 		SetConnectTimeout(connectTimeout).
@@ -38,13 +50,25 @@ func Connect(ctx context.Context, uri string) (*mongo.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mongoconn: connect: %w", err)
 	}
-	if err := client.Ping(ctx, readpref.Primary()); err != nil {
-		// The ping already failed; a second failure while closing adds
-		// nothing.
-		_ = client.Disconnect(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("mongoconn: ping: %w", err)
+	deadline := time.Now().Add(wait)
+	for {
+		err := client.Ping(ctx, readpref.Primary())
+		if err == nil {
+			return client, nil
+		}
+		if !Unavailable(err) || ctx.Err() != nil || time.Now().After(deadline) {
+			// The ping already failed; a second failure while closing
+			// adds nothing.
+			_ = client.Disconnect(context.WithoutCancel(ctx))
+			return nil, fmt.Errorf("mongoconn: ping: %w", err)
+		}
+		// A ping waits for server selection, so this only spaces out
+		// pings that fail at once.
+		select {
+		case <-ctx.Done():
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
-	return client, nil
 }
 
 // Check returns the readiness check "mongodb", which pings the primary.

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"testing"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/travluk/ecom/dev/testenv"
 )
 
 func closedAddr(t *testing.T) string {
@@ -23,26 +26,65 @@ func closedAddr(t *testing.T) string {
 	return addr
 }
 
-func TestConnectFailsFast(t *testing.T) {
+func TestConnectFailsFastOnAWrongURI(t *testing.T) {
+	began := time.Now()
+	client, err := Connect(context.Background(), "postgres://nope")
+	if err == nil {
+		_ = client.Disconnect(context.Background())
+		t.Fatal("Connect succeeded, want an error")
+	}
+	if took := time.Since(began); took > time.Second {
+		t.Errorf("Connect took %v to fail, want at once", took)
+	}
+}
+
+func TestConnectGivesUpOnAnUnreachableServerAfterItsWait(t *testing.T) {
 	tests := []struct {
-		name string
-		uri  string
+		name    string
+		wait    time.Duration
+		ctxWait time.Duration
 	}{
-		{"unreachable server", "mongodb://" + closedAddr(t) + "/?directConnection=true"},
-		{"not a URI", "postgres://nope"},
+		{"its own wait", 3 * time.Second, time.Minute},
+		{"the caller's context, if sooner", time.Minute, 3 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), tt.ctxWait)
+			defer cancel()
 			began := time.Now()
-			client, err := Connect(context.Background(), tt.uri)
+			client, err := connect(ctx, "mongodb://"+closedAddr(t)+"/?directConnection=true", tt.wait)
 			if err == nil {
 				_ = client.Disconnect(context.Background())
-				t.Fatal("Connect succeeded, want an error")
+				t.Fatal("connect succeeded, want an error")
 			}
-			if took := time.Since(began); took > 4*time.Second {
-				t.Errorf("Connect took %v to fail, want about 2s at most", took)
+			// A ping that has begun runs to its server-selection timeout.
+			if took := time.Since(began); took < 3*time.Second || took > 3*time.Second+serverSelectionTimeout+time.Second {
+				t.Errorf("connect took %v to fail, want 3s to 3s plus one ping", took)
 			}
 		})
+	}
+}
+
+// A server that does not answer for longer than one ping (here a proxy that
+// drops every connection for 3 s, like a pod whose first packets a
+// NetworkPolicy controller drops) is waited for.
+func TestConnectWaitsForAServerThatAnswersLate(t *testing.T) {
+	target, err := url.Parse(testenv.Mongo(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := testenv.NewTCPProxy(t, target.Host)
+	proxy.Cut()
+	restored := time.AfterFunc(3*time.Second, proxy.Restore)
+	defer restored.Stop()
+	began := time.Now()
+	client, err := connect(context.Background(), "mongodb://"+proxy.Addr()+"/?directConnection=true", 15*time.Second)
+	if err != nil {
+		t.Fatalf("connect: %v (after %v)", err, time.Since(began))
+	}
+	defer client.Disconnect(context.Background())
+	if took := time.Since(began); took < 3*time.Second {
+		t.Errorf("connect answered after %v, before the server did", took)
 	}
 }
 
