@@ -33,9 +33,11 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation"
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
 	"sigs.k8s.io/yaml"
 )
@@ -1483,4 +1485,42 @@ func leafKeys(prefix string, values map[string]any) []string {
 		keys = append(keys, prefix+k)
 	}
 	return keys
+}
+
+// TestVersionLabelIsAValidLabelValue: app.kubernetes.io/version comes from the
+// image tag, which may be longer than a label value may be. skaffold with
+// push: false tags each image with its 64-character ID (make e2e's stage
+// devloops met the API server refusing every object of such a release).
+func TestVersionLabelIsAValidLabelValue(t *testing.T) {
+	tags := []struct{ name, tag, want string }{
+		{"release", "v1.4.0", "v1.4.0"},
+		{"skaffold image ID", strings.Repeat("0e", 32), strings.Repeat("0e", 31) + "0"},
+		{"cut where a dash ends it", strings.Repeat("a", 62) + "-b", strings.Repeat("a", 62)},
+		{"leading underscore", "_dev", "dev"},
+	}
+	for _, c := range charts {
+		for _, tc := range tags {
+			t.Run(c.name+"/"+tc.name, func(t *testing.T) {
+				objs := render(t, c, map[string]any{"image": map[string]any{"tag": tc.tag}})
+				for _, o := range objs {
+					labels := map[string]map[string]string{}
+					if m, err := meta.Accessor(o.Value); err == nil {
+						labels["metadata"] = m.GetLabels()
+					}
+					if d, ok := o.Value.(*appsv1.Deployment); ok {
+						labels["pod template"] = d.Spec.Template.Labels
+					}
+					for where, l := range labels {
+						v, ok := l["app.kubernetes.io/version"]
+						if !ok {
+							continue
+						}
+						if errs := validation.IsValidLabelValue(v); len(errs) > 0 || v != tc.want {
+							t.Errorf("%s %s, %s: app.kubernetes.io/version %q (want %q): %v", o.GVK.Kind, o.Name, where, v, tc.want, errs)
+						}
+					}
+				}
+			})
+		}
+	}
 }

@@ -55,7 +55,7 @@ The app.kubernetes.io labels every object of the release carries, but its compon
 helm.sh/chart: {{ include "order.chart" . }}
 app.kubernetes.io/name: {{ include "order.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
-app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | quote }}
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | trunc 63 | trimAll "-_." | quote }}
 app.kubernetes.io/part-of: travluk
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
