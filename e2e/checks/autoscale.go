@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -27,10 +26,10 @@ type hpaSample struct {
 func autoscale(s *shop, c config) error {
 	// The metrics APIs the HPA reads must answer first.
 	if err := eventually(2*time.Minute, func() error {
-		if _, err := kubectlOut(c, time.Minute, "get", "--raw", "/apis/metrics.k8s.io/v1beta1/namespaces/"+c.namespace+"/pods"); err != nil {
+		if _, err := kubectl(c, time.Minute, "get", "--raw", "/apis/metrics.k8s.io/v1beta1/namespaces/"+c.namespace+"/pods"); err != nil {
 			return err
 		}
-		out, err := kubectlOut(c, time.Minute, "get", "--raw",
+		out, err := kubectl(c, time.Minute, "get", "--raw",
 			"/apis/custom.metrics.k8s.io/v1beta2/namespaces/"+c.namespace+"/pods/*/http_requests_per_second?labelSelector=app.kubernetes.io%2Fname%3Dproduct")
 		if err != nil {
 			return err
@@ -109,7 +108,7 @@ func autoscale(s *shop, c config) error {
 	for _, smp := range samples {
 		peak = max(peak, smp.current)
 	}
-	fmt.Printf("   scaled out to %d ready pods %.0f s after the load began (peak %d); load: %s\n", peak, scaledOut.Seconds(), peak, res)
+	fmt.Printf("   scaled out %.0f s after the load began, to a peak of %d pods; load: %s\n", scaledOut.Seconds(), peak, res)
 	if res.failed() > 0 {
 		return fmt.Errorf("load: %s", res)
 	}
@@ -167,7 +166,7 @@ func countAnswer(res *result, a answer) {
 }
 
 func hpaBounds(c config) (fewest, most int, err error) {
-	out, err := kubectlOut(c, time.Minute, "get", "hpa/product", "-o", "jsonpath={.spec.minReplicas} {.spec.maxReplicas}")
+	out, err := kubectl(c, time.Minute, "get", "hpa/product", "-o", "jsonpath={.spec.minReplicas} {.spec.maxReplicas}")
 	if err != nil {
 		return 0, 0, err
 	}
@@ -178,7 +177,7 @@ func hpaBounds(c config) (fewest, most int, err error) {
 }
 
 func sampleHPA(c config) (hpaSample, error) {
-	out, err := kubectlOut(c, 30*time.Second, "get", "hpa/product", "deployment/product", "-o", "json")
+	out, err := kubectl(c, 30*time.Second, "get", "hpa/product", "deployment/product", "-o", "json")
 	if err != nil {
 		return hpaSample{}, err
 	}
@@ -290,7 +289,7 @@ func hpaPlot(samples []hpaSample, fewest, most int) string {
 func vpa(c config) error {
 	var last string
 	err := eventually(4*time.Minute, func() error {
-		out, err := kubectlOut(c, 30*time.Second, "get", "vpa/customer", "-o", "json")
+		out, err := kubectl(c, 30*time.Second, "get", "vpa/customer", "-o", "json")
 		if err != nil {
 			return err
 		}
@@ -393,20 +392,4 @@ func parseQuantity(q string) (float64, error) {
 	var v float64
 	_, err := fmt.Sscan(q, &v)
 	return v, err
-}
-
-// kubectlOut runs kubectl in the shop's namespace and returns its output.
-func kubectlOut(c config, limit time.Duration, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), limit)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, c.kubectl, append([]string{"-n", c.namespace}, args...)...)
-	out, err := cmd.Output()
-	if err != nil {
-		var stderr string
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = string(ee.Stderr)
-		}
-		return "", fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, stderr)
-	}
-	return string(out), nil
 }

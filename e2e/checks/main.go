@@ -154,11 +154,12 @@ func restarts(s *shop, c config, admin, runID string) error {
 		done := make(chan error, 1)
 		go func() {
 			time.Sleep(c.over / 10) // the load runs before, during and after
-			if err := kubectl(c, 0, "rollout", "restart", "deployment/"+svc); err != nil {
+			if _, err := kubectl(c, 0, "rollout", "restart", "deployment/"+svc); err != nil {
 				done <- err
 				return
 			}
-			done <- kubectl(c, c.over, "rollout", "status", "deployment/"+svc, "--timeout", c.over.String())
+			_, err := kubectl(c, c.over, "rollout", "status", "deployment/"+svc, "--timeout", c.over.String())
+			done <- err
 		}()
 		res := tr.run(c.requests, c.over)
 		if err := <-done; err != nil {
@@ -186,7 +187,8 @@ func deleteOrderPods(s *shop, c config, admin, runID string) error {
 	done := make(chan error, 1)
 	go func() {
 		time.Sleep(5 * time.Second)
-		done <- kubectl(c, time.Minute, "delete", "pod", "-l", "app.kubernetes.io/name=order", "--wait=true")
+		_, err := kubectl(c, time.Minute, "delete", "pod", "-l", "app.kubernetes.io/name=order", "--wait=true")
+		done <- err
 	}()
 	// 8 buys a second: what the embedded MongoDB-wire store sustains here
 	// without the services' readiness probes timing out on it.
@@ -201,14 +203,15 @@ func deleteOrderPods(s *shop, c config, admin, runID string) error {
 	if len(res.orders) == 0 {
 		return fmt.Errorf("no buy succeeded: %s", res)
 	}
-	if err := kubectl(c, 2*time.Minute, "rollout", "status", "deployment/order", "--timeout", "2m"); err != nil {
+	if _, err := kubectl(c, 2*time.Minute, "rollout", "status", "deployment/order", "--timeout", "2m"); err != nil {
 		return err
 	}
 	return eventually(2*time.Minute, func() error { return l.settled(s, admin) })
 }
 
-// kubectl runs kubectl in the shop's namespace, within limit when it is not 0.
-func kubectl(c config, limit time.Duration, args ...string) error {
+// kubectl runs kubectl in the shop's namespace, within limit when it is not 0,
+// and returns what it printed on stdout; an error carries its stderr.
+func kubectl(c config, limit time.Duration, args ...string) (string, error) {
 	ctx := context.Background()
 	if limit > 0 {
 		var cancel context.CancelFunc
@@ -216,9 +219,11 @@ func kubectl(c config, limit time.Duration, args ...string) error {
 		defer cancel()
 	}
 	cmd := exec.CommandContext(ctx, c.kubectl, append([]string{"-n", c.namespace}, args...)...)
-	out, err := cmd.CombinedOutput()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		return fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, out)
+		return "", fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, stderr.String())
 	}
-	return nil
+	return string(out), nil
 }

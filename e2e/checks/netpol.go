@@ -135,7 +135,7 @@ func probeFrom(c config, r reachability, runID string) error {
 // probeInPod runs the probes in an ephemeral container of one of the service's
 // pods, which shares the pod's network namespace and so its policies.
 func probeInPod(c config, service string, targets []string, runID string) (string, error) {
-	pod, err := kubectlOut(c, 30*time.Second, "get", "pod", "-l",
+	pod, err := kubectl(c, 30*time.Second, "get", "pod", "-l",
 		"app.kubernetes.io/name="+service+",app.kubernetes.io/component=api",
 		"--field-selector", "status.phase=Running", "-o", "jsonpath={.items[0].metadata.name}")
 	if err != nil || pod == "" {
@@ -144,12 +144,12 @@ func probeInPod(c config, service string, targets []string, runID string) (strin
 	container := "netpol-" + runID
 	args := append([]string{"debug", pod, "--image", probeImage, "--image-pull-policy", "Never",
 		"--profile", "restricted", "--container", container, "--", "bash", "-c", probeScript, "probe"}, targets...)
-	if err := kubectl(c, time.Minute, args...); err != nil {
+	if _, err := kubectl(c, time.Minute, args...); err != nil {
 		return "", err
 	}
 	state := fmt.Sprintf(`jsonpath={.status.ephemeralContainerStatuses[?(@.name=="%s")].state.terminated.reason}`, container)
 	if err := eventually(2*time.Minute, func() error {
-		reason, err := kubectlOut(c, 30*time.Second, "get", "pod", pod, "-o", state)
+		reason, err := kubectl(c, 30*time.Second, "get", "pod", pod, "-o", state)
 		if err == nil && reason == "" {
 			err = fmt.Errorf("probe container %s in %s has not finished", container, pod)
 		}
@@ -157,24 +157,25 @@ func probeInPod(c config, service string, targets []string, runID string) (strin
 	}); err != nil {
 		return "", err
 	}
-	return kubectlOut(c, 30*time.Second, "logs", pod, "-c", container)
+	return kubectl(c, 30*time.Second, "logs", pod, "-c", container)
 }
 
 // probeOutside runs the probes from a pod in a namespace of its own, removed after.
 func probeOutside(c config, targets []string, runID string) (string, error) {
 	other := c
 	other.namespace = "netpol-outside-" + runID
-	if err := kubectl(other, time.Minute, "create", "namespace", other.namespace); err != nil {
+	if _, err := kubectl(other, time.Minute, "create", "namespace", other.namespace); err != nil {
 		return "", err
 	}
 	defer func() {
-		if err := kubectl(other, 2*time.Minute, "delete", "namespace", other.namespace, "--wait=false"); err != nil {
+		if _, err := kubectl(other, 2*time.Minute, "delete", "namespace", other.namespace, "--wait=false"); err != nil {
 			fmt.Println("   cleanup:", err)
 		}
 	}()
 	// The namespace's default ServiceAccount appears shortly after the namespace.
 	if err := eventually(time.Minute, func() error {
-		return kubectl(other, 30*time.Second, "get", "serviceaccount", "default")
+		_, err := kubectl(other, 30*time.Second, "get", "serviceaccount", "default")
+		return err
 	}); err != nil {
 		return "", err
 	}
@@ -182,11 +183,11 @@ func probeOutside(c config, targets []string, runID string) (string, error) {
 		`"containers":[{"name":"probe","securityContext":{"allowPrivilegeEscalation":false,"capabilities":{"drop":["ALL"]}}}]}}`
 	args := append([]string{"run", "probe", "--image", probeImage, "--image-pull-policy", "Never", "--restart", "Never",
 		"--override-type", "strategic", "--overrides", overrides, "--command", "--", "bash", "-c", probeScript, "probe"}, targets...)
-	if err := kubectl(other, time.Minute, args...); err != nil {
+	if _, err := kubectl(other, time.Minute, args...); err != nil {
 		return "", err
 	}
 	if err := eventually(2*time.Minute, func() error {
-		phase, err := kubectlOut(other, 30*time.Second, "get", "pod", "probe", "-o", "jsonpath={.status.phase}")
+		phase, err := kubectl(other, 30*time.Second, "get", "pod", "probe", "-o", "jsonpath={.status.phase}")
 		if err == nil && phase != "Succeeded" {
 			err = fmt.Errorf("probe pod is %q", phase)
 		}
@@ -194,5 +195,5 @@ func probeOutside(c config, targets []string, runID string) (string, error) {
 	}); err != nil {
 		return "", err
 	}
-	return kubectlOut(other, 30*time.Second, "logs", "probe")
+	return kubectl(other, 30*time.Second, "logs", "probe")
 }
