@@ -46,8 +46,8 @@ images: VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || e
 images: ## build the three service images with buildah, no Docker daemon (travluk/<service>:VERSION; prints sizes)
 	@for s in customer product order; do GO=$(GO) VERSION=$(VERSION) images/build.sh $$s travluk/$$s:$(VERSION) || exit 1; done
 
-e2e-tools: ## build the pinned e2e cluster programs (etcd, Kubernetes v1.34.3, CoreDNS, helm, Traefik, the monitoring, autoscaling and NetworkPolicy add-ons, promtool) into .e2e/bin; cold 30-45 min, warm seconds
-	GO=$(GO) e2e/build-tools.sh
+e2e-tools: ## build the pinned e2e programs (etcd, Kubernetes v1.34.3, CoreDNS, helm, Traefik, the monitoring, autoscaling and NetworkPolicy add-ons, promtool; skaffold and Tilt) into .e2e/bin; E2E_TOOLS=cluster leaves out skaffold and Tilt; cold 40-55 min, warm seconds
+	GO=$(GO) e2e/build-tools.sh $(E2E_TOOLS)
 
 e2e: ## the shop on a real single-node Kubernetes cluster (root; see docs/deploy.md#make-e2e): build, install with k8s/ and the charts, check through the Gateway, tear down
 	GO=$(GO) e2e/run.sh

@@ -4,7 +4,19 @@
 # a cold one takes 30-45 minutes on 2 cores, most of it kube-apiserver, Traefik
 # and the cluster add-ons (about 23 minutes of CPU time between them).
 # Each module lies outside go.work (GOWORK=off): their dependency graphs are their own.
+#
+#   e2e/build-tools.sh [cluster|devloops|all]   (default all)
+#
+# cluster: what the cluster and its checks run; devloops: skaffold and Tilt, for
+# make e2e's last stage (about 22 CPU-minutes cold, which e2e/run.sh spends
+# at low priority while the cluster's stages run).
 set -euo pipefail
+what=${1:-all}
+case $what in cluster | devloops | all) ;; *)
+	echo "usage: $0 [cluster|devloops|all]" >&2
+	exit 2
+	;;
+esac
 cd "$(dirname "$0")/tools"
 bin=${E2E_BIN:-$(cd ../.. && pwd)/.e2e/bin}
 mkdir -p "$bin"
@@ -22,7 +34,7 @@ build() { # module-dir ldflags packages...   (GOWORK=off unless go_work names a 
 	local dir=$1 ldflags=$2 start=$SECONDS
 	shift 2
 	printf "== e2e tools: building %s\n" "$dir"
-	(cd "$dir" && GOWORK=${go_work:-off} CGO_ENABLED=0 "${GO:-go}" build -trimpath -ldflags "-s -w $ldflags" -o "$bin/" "$@")
+	(cd "$dir" && GOWORK=${go_work:-off} CGO_ENABLED=${cgo:-0} "${GO:-go}" build -trimpath -ldflags "-s -w $ldflags" -o "$bin/" "$@")
 	printf '== e2e tools: %s done in %d s\n' "$dir" $((SECONDS - start))
 }
 
@@ -86,9 +98,39 @@ addons_lane() {
 	prometheus/build.sh "$bin" # Prometheus and promtool, Kubernetes discovery only
 	printf '== e2e tools: prometheus done in %d s\n' $((SECONDS - start))
 }
+# Tilt embeds its web UI from pkg/assets/build, which a release fills with
+# yarn and the module leaves empty; a release build (main.version set) then
+# refuses to start. A go.work outside the module cache replaces Tilt's module
+# with a copy whose build/ holds tools/tilt/_assets: one page saying there is
+# no UI. tilt ci never reads it.
+with_tilt_assets() ( # command...: runs it with go_work set to that go.work
+	work=$(mktemp -d)
+	trap 'rm -rf "$work"' EXIT
+	src=$(cd tilt && GOWORK=off "${GO:-go}" mod download github.com/tilt-dev/tilt &&
+		GOWORK=off "${GO:-go}" list -m -f '{{.Dir}}' github.com/tilt-dev/tilt)
+	cp -r "$src" "$work/tilt"
+	chmod -R u+w "$work/tilt"
+	cp tilt/_assets/* "$work/tilt/pkg/assets/build/"
+	GOWORK=$work/go.work "${GO:-go}" work init "$PWD/tilt"
+	GOWORK=$work/go.work "${GO:-go}" work edit -replace github.com/tilt-dev/tilt@v0.34.0=./tilt
+	go_work=$work/go.work "$@"
+)
+
+# The dev loops, which make e2e's stage devloops runs against skaffold.yaml and
+# the Tiltfile. Tilt needs cgo.
+devloops_lane() {
+	build skaffold "-X github.com/GoogleContainerTools/skaffold/v2/pkg/skaffold/version.version=v2.16.1" \
+		github.com/GoogleContainerTools/skaffold/v2/cmd/skaffold
+	cgo=1 with_tilt_assets build tilt "-X main.version=0.34.0" github.com/tilt-dev/tilt/cmd/tilt
+}
+lanes=(kubernetes_lane edge_lane addons_lane devloops_lane)
+case $what in
+cluster) lanes=(kubernetes_lane edge_lane addons_lane) ;;
+devloops) lanes=(devloops_lane) ;;
+esac
 start=$SECONDS
 pids=()
-for lane in kubernetes_lane edge_lane addons_lane; do
+for lane in "${lanes[@]}"; do
 	"$lane" &
 	pids+=($!)
 done

@@ -26,6 +26,9 @@
 #            scales out under a bounded load and back in after it
 #            (results/hpa-product.svg); the customer VPA recommends within its
 #            bounds; the add-ons' memory; no warning events
+#   devloops `skaffold run -p e2e` and `tilt ci` (TRAVLUK_E2E=1) build and
+#            deploy the shop from skaffold.yaml and the Tiltfile; the journey
+#            after each; then helm takes the releases back; no restarts
 #   down     everything the run started is stopped and removed, also when a
 #            stage fails or the run is interrupted
 #
@@ -61,6 +64,7 @@ stage() { # stage NAME FUNCTION: runs it, timed
 
 finish() {
 	local status=$?
+	stop_devloop_helpers
 	if [[ ${E2E_KEEP:-false} == true ]]; then
 		say "E2E_KEEP=true: the cluster stays up; KUBECONFIG=$KUBECONFIG; e2e/cluster.sh down removes it"
 	else
@@ -81,7 +85,16 @@ finish() {
 trap finish EXIT
 trap 'exit 130' INT TERM
 
-tools() { GO=${GO:-go} e2e/build-tools.sh; }
+# tools: the cluster's programs now; skaffold and Tilt, which only the last
+# stage needs, in the background at the lowest CPU priority, so that their
+# cold build (about 22 CPU-minutes) fills what the cluster's stages leave idle.
+tools() {
+	GO=${GO:-go} e2e/build-tools.sh cluster
+	say "building skaffold and Tilt in the background for stage devloops ($results/devloop-tools.log)"
+	GO=${GO:-go} setsid nice -n 19 e2e/build-tools.sh devloops >"$results/devloop-tools.log" 2>&1 &
+	devloop_tools_pid=$!
+}
+devloop_tools_pid=
 
 images() {
 	local s
@@ -245,6 +258,116 @@ autoscaling() {
 	no_warnings
 }
 
+# devloops: what a developer runs, against this cluster: `skaffold run -p e2e`
+# (skaffold.yaml) and `tilt ci` with TRAVLUK_E2E=1 (the Tiltfile), each reading
+# charts/ and k8s/ in place and building with the project's daemonless
+# builder, each followed by the journey through the Gateway on what it
+# deployed. Last, the charts again as make e2e installs them (helm takes the
+# objects back from Tilt).
+devloops() {
+	if [[ -n $devloop_tools_pid ]]; then
+		say "waiting for the skaffold and Tilt builds ($results/devloop-tools.log)"
+		wait "$devloop_tools_pid" || { cat "$results/devloop-tools.log" >&2; return 1; }
+		devloop_tools_pid=
+		grep '^== e2e tools: [a-z]* done' "$results/devloop-tools.log" | sed 's/^== e2e tools: /   /'
+	else
+		GO=${GO:-go} e2e/build-tools.sh devloops
+	fi
+	local dev_env=(PATH="$bin:$PATH" E2E_CONTAINERD_SOCK="$E2E_DIR/run/containerd/containerd.sock"
+		DOCKER_HOST="unix://$E2E_DIR/run/podman/podman.sock")
+	podman_service
+
+	say "skaffold run -p e2e: the images by images/build.sh, then k8s/ and the charts"
+	env "${dev_env[@]}" "$bin/skaffold" run -p e2e --no-prune --cache-artifacts=false \
+		--interactive=false --update-check=false --status-check=true
+	deployed_by skaffold 'travluk/%s:[0-9a-f]{64}' 2
+	run_checks journey
+
+	say "tilt ci with TRAVLUK_E2E=1: the dev images by dev/tilt/build.sh, then k8s/ and the charts"
+	busybox_image
+	env "${dev_env[@]}" TRAVLUK_E2E=1 BUSYBOX_IMAGE=localhost/e2e/busybox:e2e "$bin/tilt" ci --timeout 10m
+	deployed_by Tilt 'travluk/%s:tilt-[0-9a-z-]+' 1
+	local s
+	for s in customer product order; do # Tilt's dev image: the service under dev/tilt/run.sh
+		k exec "deployment/$s" -c "$s" -- /bin/sh -c 'test -x /tilt/run.sh && test -d /tilt/live'
+	done
+	run_checks journey
+	stop_devloop_helpers
+
+	for s in customer product order; do
+		helm upgrade "$s" "charts/$s" -n "$ns" --take-ownership --wait --timeout 5m -f "e2e/values/$s.yaml" >/dev/null
+	done
+	deployed_by helm 'localhost/travluk/%s:e2e' 2
+	no_restarts
+}
+
+# no_restarts: no container of the shop's pods has restarted. Stage devloops
+# checks this instead of no_warnings: its pods start while the next images
+# build, and a start slowed past the health endpoint's wait records a startup
+# probe failure (docs/decisions.md, "The e2e cluster").
+no_restarts() {
+	local restarted
+	restarted=$(k get pods -l app.kubernetes.io/component=api -o go-template='{{range .items}}{{$pod := .metadata.name}}{{range .status.containerStatuses}}{{if gt .restartCount 0}}{{$pod}}/{{.name}}: {{.restartCount}} restarts{{"\n"}}{{end}}{{end}}{{end}}')
+	if [[ -n $restarted ]]; then
+		echo "restarted containers:" >&2
+		printf '%s\n' "$restarted" >&2
+		return 1
+	fi
+	say "no container of the shop restarted"
+}
+
+# deployed_by WHO IMAGE_PATTERN REPLICAS: each service's Deployment runs the
+# image WHO built (IMAGE_PATTERN, %s the service), rolled out with REPLICAS pods.
+deployed_by() {
+	local who=$1 pattern=$2 want=$3 s image ready
+	for s in customer product order; do
+		k rollout status "deployment/$s" --timeout 180s >/dev/null
+		image=$(k get deployment "$s" -o jsonpath='{.spec.template.spec.containers[0].image}')
+		ready=$(k get deployment "$s" -o jsonpath='{.status.readyReplicas}')
+		# shellcheck disable=SC2059
+		if ! grep -Eqx "$(printf "$pattern" "$s")" <<<"$image" || [[ $ready != "$want" ]]; then
+			echo "deployment/$s runs $image with $ready ready pods; want $who's image ($(printf "$pattern" "$s")) on $want" >&2
+			return 1
+		fi
+		say "$s: $image, $ready ready (deployed by $who)"
+	done
+}
+
+# podman_service: podman's Docker API on a socket of the run, which skaffold's
+# local builder asks for each image's ID (buildah and podman share
+# containers-storage). No Docker daemon is involved.
+podman_pid=
+podman_service() {
+	mkdir -p "$E2E_DIR/run/podman"
+	podman system service --time=0 "unix://$E2E_DIR/run/podman/podman.sock" &
+	podman_pid=$!
+	local i
+	for i in $(seq 1 100); do
+		[[ -S $E2E_DIR/run/podman/podman.sock ]] && return 0
+		sleep 0.1
+	done
+	echo "podman system service did not open its socket" >&2
+	return 1
+}
+
+# busybox_image: localhost/e2e/busybox:e2e, the static busybox of Debian's
+# busybox-static, for dev/tilt/Containerfile (which pulls nothing then).
+busybox_image() {
+	local c
+	c=$(buildah from --quiet scratch)
+	buildah copy --quiet "$c" /bin/busybox /bin/busybox >/dev/null
+	buildah commit --quiet "$c" localhost/e2e/busybox:e2e >/dev/null
+	buildah rm "$c" >/dev/null
+}
+
+# stop_devloop_helpers: the background tools build and podman's service, if running.
+stop_devloop_helpers() {
+	[[ -n $devloop_tools_pid ]] && kill -- "-$devloop_tools_pid" 2>/dev/null
+	[[ -n $podman_pid ]] && kill "$podman_pid" 2>/dev/null && wait "$podman_pid" 2>/dev/null
+	devloop_tools_pid= podman_pid=
+	return 0
+}
+
 # pod_security: the API server enforces the namespace's restricted level, and
 # a running container is non-root on a read-only root filesystem.
 pod_security() {
@@ -311,6 +434,6 @@ leftovers() {
 	say "nothing left behind"
 }
 
-for name in ${E2E_STAGES:-tools images crds cluster install checks netpol monitoring autoscaling}; do
+for name in ${E2E_STAGES:-tools images crds cluster install checks netpol monitoring autoscaling devloops}; do
 	stage "$name" "$name"
 done
