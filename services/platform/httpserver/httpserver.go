@@ -25,6 +25,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/travluk/ecom/services/platform/httproute"
 )
 
 // Timeouts of the server. The write timeout leaves room for the longest
@@ -135,6 +137,11 @@ func Listen(ctx context.Context, o Options) (*Server, error) {
 	top.Handle("GET /healthz", http.HandlerFunc(s.healthz))
 	top.Handle("GET /readyz", http.HandlerFunc(s.readyz))
 	top.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	// Other methods on the probes get a 405 with Allow rather than the
+	// app's 404; GET patterns answer HEAD already.
+	for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
+		top.Handle(p, httproute.NotAllowed(http.MethodGet))
+	}
 	top.Handle("/", http.HandlerFunc(s.serveApp))
 
 	ln, err := net.Listen("tcp", o.Addr)

@@ -86,6 +86,45 @@ func TestHealthz(t *testing.T) {
 	}
 }
 
+// TestProbeMethods checks that the probes answer HEAD as GET without a body,
+// and other methods with a 405 problem naming the methods they serve.
+func TestProbeMethods(t *testing.T) {
+	s := start(t, Options{Handler: testRouter()})
+	tests := []struct {
+		method, path string
+		status       int
+		allow        string
+	}{
+		{"HEAD", "/healthz", 200, ""},
+		{"HEAD", "/readyz", 200, ""},
+		{"HEAD", "/metrics", 200, ""},
+		{"POST", "/healthz", 405, "GET, HEAD"},
+		{"DELETE", "/readyz", 405, "GET, HEAD"},
+		{"PUT", "/metrics", 405, "GET, HEAD"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			req, _ := http.NewRequest(tt.method, s.url+tt.path, nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tt.status || resp.Header.Get("Allow") != tt.allow {
+				t.Errorf("%s %s = %d Allow %q, want %d Allow %q", tt.method, tt.path,
+					resp.StatusCode, resp.Header.Get("Allow"), tt.status, tt.allow)
+			}
+			if tt.method == "HEAD" && len(body) != 0 {
+				t.Errorf("HEAD %s sent %d body bytes", tt.path, len(body))
+			}
+			if tt.status == 405 && resp.Header.Get("Content-Type") != "application/problem+json" {
+				t.Errorf("405 Content-Type = %q", resp.Header.Get("Content-Type"))
+			}
+		})
+	}
+}
+
 func TestReadyz(t *testing.T) {
 	ok := func(context.Context) error { return nil }
 	fail := func(context.Context) error { return errors.New("dial tcp 10.1.2.3:6379: connection refused") }

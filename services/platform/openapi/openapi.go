@@ -158,7 +158,8 @@ func (c *Coverage) templateOf(r *http.Request) (string, bool) {
 
 // MissingRoutes lists router routes, as "METHOD /template", that the
 // document lacks: the path is absent, or the method is not under it.
-// Parameter names do not matter: /a/{id} matches /a/{customerId}.
+// Parameter names do not matter: /a/{id} matches /a/{customerId}. A HEAD
+// route is documented by its path's GET.
 func (c *Coverage) MissingRoutes() []string {
 	var missing []string
 	for _, r := range c.routes {
@@ -170,6 +171,9 @@ func (c *Coverage) MissingRoutes() []string {
 			if len(ops) == 0 {
 				missing = append(missing, r.method+" "+r.template)
 			}
+		case r.method == http.MethodHead && hasOperation(ops, http.MethodGet):
+			// HEAD is GET without the body (RFC 9110 §9.3.2): documenting
+			// GET documents it.
 		default:
 			if _, ok := ops[r.method]; !ok {
 				missing = append(missing, r.method+" "+r.template)
@@ -177,6 +181,11 @@ func (c *Coverage) MissingRoutes() []string {
 		}
 	}
 	return sortedUnique(missing)
+}
+
+func hasOperation(ops map[string][]string, method string) bool {
+	_, ok := ops[method]
+	return ok
 }
 
 // UndocumentedOperations is the other direction of MissingRoutes: the
