@@ -11,8 +11,8 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/travluk/ecom/services/platform/auth"
+	"github.com/travluk/ecom/services/platform/httproute"
 	"github.com/travluk/ecom/services/platform/openapi"
-	"github.com/travluk/ecom/services/platform/problem"
 	"github.com/travluk/ecom/services/product/internal/product"
 )
 
@@ -30,20 +30,17 @@ func NewHandler(svc *product.Service, v *auth.Verifier, log *slog.Logger, opts .
 		log = slog.New(slog.DiscardHandler)
 	}
 	h := &handlers{svc: svc, log: log}
-	r := mux.NewRouter()
-	r.Handle("/api/products", http.HandlerFunc(h.list)).Methods(http.MethodGet)
-	r.Handle("/api/products", v.Admin(http.HandlerFunc(h.create))).Methods(http.MethodPost)
-	r.Handle("/api/products/buy", v.Customer(newBuyHandler(log, opts))).Methods(http.MethodPost)
-	r.Handle("/api/products/openapi.json", openapi.Handler(OpenAPI)).Methods(http.MethodGet)
-	r.Handle("/api/products/{productId}", http.HandlerFunc(h.get)).Methods(http.MethodGet)
-	r.Handle("/api/products/{productId}", v.Admin(http.HandlerFunc(h.update))).Methods(http.MethodPut)
-	r.Handle("/api/products/{productId}", v.Admin(http.HandlerFunc(h.delete))).Methods(http.MethodDelete)
-
-	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		problem.Write(w, problem.New(http.StatusNotFound, "not_found", "No such resource."))
+	r := httproute.NewRouter()
+	httproute.Handle(r, "/api/products", httproute.Methods{
+		http.MethodGet:  http.HandlerFunc(h.list),
+		http.MethodPost: v.Admin(http.HandlerFunc(h.create)),
 	})
-	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		problem.Write(w, problem.New(http.StatusMethodNotAllowed, "method_not_allowed", "This method is not allowed here."))
+	httproute.Handle(r, "/api/products/buy", httproute.Methods{http.MethodPost: v.Customer(newBuyHandler(log, opts))})
+	httproute.Handle(r, "/api/products/openapi.json", httproute.Methods{http.MethodGet: openapi.Handler(OpenAPI)})
+	httproute.Handle(r, "/api/products/{productId}", httproute.Methods{
+		http.MethodGet:    http.HandlerFunc(h.get),
+		http.MethodPut:    v.Admin(http.HandlerFunc(h.update)),
+		http.MethodDelete: v.Admin(http.HandlerFunc(h.delete)),
 	})
 	return r
 }
