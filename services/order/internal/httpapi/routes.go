@@ -13,8 +13,8 @@ import (
 
 	"github.com/travluk/ecom/services/order/internal/order"
 	"github.com/travluk/ecom/services/platform/auth"
+	"github.com/travluk/ecom/services/platform/httproute"
 	"github.com/travluk/ecom/services/platform/openapi"
-	"github.com/travluk/ecom/services/platform/problem"
 )
 
 // OpenAPI is the OpenAPI 3.1 description of every route below, served at
@@ -31,19 +31,16 @@ func NewHandler(svc *order.Service, v *auth.Verifier, log *slog.Logger) *mux.Rou
 		log = slog.New(slog.DiscardHandler)
 	}
 	h := &handlers{svc: svc, log: log}
-	r := mux.NewRouter()
-	r.Handle("/api/orders", v.Customer(http.HandlerFunc(h.list))).Methods(http.MethodGet)
-	r.Handle("/api/orders/openapi.json", openapi.Handler(OpenAPI)).Methods(http.MethodGet)
-	r.Handle("/api/orders/status/{orderId}", v.Customer(http.HandlerFunc(h.getStatus))).Methods(http.MethodGet)
-	r.Handle("/api/orders/status/{orderId}", v.Customer(http.HandlerFunc(h.changeStatus))).Methods(http.MethodPut)
-	r.Handle("/api/orders/{orderId}", v.Customer(http.HandlerFunc(h.get))).Methods(http.MethodGet)
-	r.Handle("/api/orders/{orderId}", v.Customer(http.HandlerFunc(h.update))).Methods(http.MethodPut)
-
-	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		problem.Write(w, problem.New(http.StatusNotFound, "not_found", "No such resource."))
+	r := httproute.NewRouter()
+	httproute.Handle(r, "/api/orders", httproute.Methods{http.MethodGet: v.Customer(http.HandlerFunc(h.list))})
+	httproute.Handle(r, "/api/orders/openapi.json", httproute.Methods{http.MethodGet: openapi.Handler(OpenAPI)})
+	httproute.Handle(r, "/api/orders/status/{orderId}", httproute.Methods{
+		http.MethodGet: v.Customer(http.HandlerFunc(h.getStatus)),
+		http.MethodPut: v.Customer(http.HandlerFunc(h.changeStatus)),
 	})
-	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		problem.Write(w, problem.New(http.StatusMethodNotAllowed, "method_not_allowed", "This method is not allowed here."))
+	httproute.Handle(r, "/api/orders/{orderId}", httproute.Methods{
+		http.MethodGet: v.Customer(http.HandlerFunc(h.get)),
+		http.MethodPut: v.Customer(http.HandlerFunc(h.update)),
 	})
 	return r
 }
