@@ -12,8 +12,8 @@ import (
 
 	"github.com/travluk/ecom/services/customer/internal/customer"
 	"github.com/travluk/ecom/services/platform/auth"
+	"github.com/travluk/ecom/services/platform/httproute"
 	"github.com/travluk/ecom/services/platform/openapi"
-	"github.com/travluk/ecom/services/platform/problem"
 )
 
 // OpenAPI is the OpenAPI 3.1 description of every route below, served at
@@ -40,23 +40,18 @@ func NewHandler(svc *customer.Service, v *auth.Verifier, jwks http.Handler, o Op
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
-	r := mux.NewRouter()
-	r.Handle("/api/customers/register", http.HandlerFunc(h.register)).Methods(http.MethodPost)
-	r.Handle("/api/customers/login", http.HandlerFunc(h.login)).Methods(http.MethodPost)
-	r.Handle("/api/customers/refresh", http.HandlerFunc(h.refresh)).Methods(http.MethodPost)
-	r.Handle("/api/customers/logout", v.Authenticate(http.HandlerFunc(h.logout))).Methods(http.MethodPost)
-	r.Handle("/api/customers/home", v.Authenticate(http.HandlerFunc(h.home))).Methods(http.MethodGet)
-	r.Handle("/api/customers/me", v.Authenticate(http.HandlerFunc(h.me))).Methods(http.MethodGet)
-	r.Handle("/api/customers/openapi.json", openapi.Handler(OpenAPI)).Methods(http.MethodGet)
-	r.Handle("/api/customers/{customerId}", v.Authenticate(http.HandlerFunc(h.get))).Methods(http.MethodGet)
-	r.Handle("/api/customers/{customerId}", v.Authenticate(http.HandlerFunc(h.update))).Methods(http.MethodPut)
-	r.Handle("/.well-known/jwks.json", jwks).Methods(http.MethodGet)
-
-	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		problem.Write(w, problem.New(http.StatusNotFound, "not_found", "No such resource."))
+	r := httproute.NewRouter()
+	httproute.Handle(r, "/api/customers/register", httproute.Methods{http.MethodPost: http.HandlerFunc(h.register)})
+	httproute.Handle(r, "/api/customers/login", httproute.Methods{http.MethodPost: http.HandlerFunc(h.login)})
+	httproute.Handle(r, "/api/customers/refresh", httproute.Methods{http.MethodPost: http.HandlerFunc(h.refresh)})
+	httproute.Handle(r, "/api/customers/logout", httproute.Methods{http.MethodPost: v.Authenticate(http.HandlerFunc(h.logout))})
+	httproute.Handle(r, "/api/customers/home", httproute.Methods{http.MethodGet: v.Authenticate(http.HandlerFunc(h.home))})
+	httproute.Handle(r, "/api/customers/me", httproute.Methods{http.MethodGet: v.Authenticate(http.HandlerFunc(h.me))})
+	httproute.Handle(r, "/api/customers/openapi.json", httproute.Methods{http.MethodGet: openapi.Handler(OpenAPI)})
+	httproute.Handle(r, "/api/customers/{customerId}", httproute.Methods{
+		http.MethodGet: v.Authenticate(http.HandlerFunc(h.get)),
+		http.MethodPut: v.Authenticate(http.HandlerFunc(h.update)),
 	})
-	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		problem.Write(w, problem.New(http.StatusMethodNotAllowed, "method_not_allowed", "This method is not allowed here."))
-	})
+	httproute.Handle(r, "/.well-known/jwks.json", httproute.Methods{http.MethodGet: jwks})
 	return r
 }
