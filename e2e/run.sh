@@ -361,11 +361,16 @@ busybox_image() {
 }
 
 # stop_devloop_helpers: the background tools build and podman's service, if running.
+# Either may have ended already; finish runs this first and must go on.
 stop_devloop_helpers() {
-	[[ -n $devloop_tools_pid ]] && kill -- "-$devloop_tools_pid" 2>/dev/null
-	[[ -n $podman_pid ]] && kill "$podman_pid" 2>/dev/null && wait "$podman_pid" 2>/dev/null
+	if [[ -n $devloop_tools_pid ]]; then
+		kill -- "-$devloop_tools_pid" 2>/dev/null || true
+	fi
+	if [[ -n $podman_pid ]]; then
+		kill "$podman_pid" 2>/dev/null || true
+		wait "$podman_pid" 2>/dev/null || true
+	fi
 	devloop_tools_pid= podman_pid=
-	return 0
 }
 
 # pod_security: the API server enforces the namespace's restricted level, and
