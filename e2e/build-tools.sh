@@ -8,7 +8,7 @@
 #   e2e/build-tools.sh [cluster|devloops|all]   (default all)
 #
 # cluster: what the cluster and its checks run; devloops: skaffold and Tilt, for
-# make e2e's last stage (about 22 CPU-minutes cold, which e2e/run.sh spends
+# make e2e's last stage (about 15 CPU-minutes cold, which e2e/run.sh spends
 # at low priority while the cluster's stages run).
 set -euo pipefail
 what=${1:-all}

@@ -87,7 +87,7 @@ trap 'exit 130' INT TERM
 
 # tools: the cluster's programs now; skaffold and Tilt, which only the last
 # stage needs, in the background at the lowest CPU priority, so that their
-# cold build (about 22 CPU-minutes) fills what the cluster's stages leave idle.
+# cold build (about 15 CPU-minutes) fills what the cluster's stages leave idle.
 tools() {
 	GO=${GO:-go} e2e/build-tools.sh cluster
 	say "building skaffold and Tilt in the background for stage devloops ($results/devloop-tools.log)"
@@ -339,6 +339,7 @@ deployed_by() {
 podman_pid=
 podman_service() {
 	mkdir -p "$E2E_DIR/run/podman"
+	rm -f "$E2E_DIR/run/podman/podman.sock" # a kept cluster's earlier run may have left it
 	podman system service --time=0 "unix://$E2E_DIR/run/podman/podman.sock" &
 	podman_pid=$!
 	local i
