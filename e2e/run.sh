@@ -55,10 +55,14 @@ helm() { "$bin/helm" "$@"; }
 k() { kubectl -n "$ns" "$@"; }
 
 run_start=$SECONDS
-stage() { # stage NAME FUNCTION: runs it, timed
+failed_stage=
+stage() { # stage NAME FUNCTION: runs it, timed, its stderr also in results/NAME.stderr
 	local name=$1 start=$SECONDS
 	say "stage $name"
-	"$2"
+	failed_stage=$name
+	: >"$results/$name.stderr"
+	"$2" 2> >(tee -a "$results/$name.stderr" >&2)
+	failed_stage=
 	printf '%s\t%d\n' "$name" $((SECONDS - start)) | tee -a "$results/stages.tsv" | awk '{printf "== e2e: stage %s done in %d s\n", $1, $2}'
 }
 
@@ -77,6 +81,11 @@ finish() {
 		e2e/cluster.sh down
 		printf 'down\t%d\n' $((SECONDS - start)) >>"$results/stages.tsv"
 		leftovers || status=1
+	fi
+	# CI keeps only the end of the output: the error comes last, after the dumps.
+	if ((status != 0)) && [[ -n $failed_stage && -s $results/$failed_stage.stderr ]]; then
+		say "stage $failed_stage failed; the end of its errors ($results/$failed_stage.stderr):"
+		tail -n 15 "$results/$failed_stage.stderr" | sed 's/^/   /'
 	fi
 	say "total $((SECONDS - run_start)) s ($(tr '\t\n' '= ' <"$results/stages.tsv"))"
 	((status == 0)) && say "passed" || say "FAILED (exit $status)"
