@@ -25,13 +25,26 @@ const (
 // stand-in's image, already on the node, user 1000.
 const probeImage = "localhost/e2e/redis:e2e"
 
-// probeScript prints "<target> <result>" for each host:port argument; a
-// connection that neither succeeds nor times out (refused, no such name)
-// prints the error, which is neither of the two results wanted.
-const probeScript = `for t in "$@"; do
-  if out=$(timeout 4 bash -c "exec 3<>/dev/tcp/${t%:*}/${t##*:}" 2>&1); then echo "$t connected"
-  elif [[ $? == 124 ]]; then echo "$t timeout"
-  else echo "$t error: ${out//$'\n'/ }"; fi
+// probeScript prints "<target> <result>" for each "host:port=expected"
+// argument. The name is resolved first (as an absolute name, no search list),
+// so that "timeout" means the SYN went unanswered, never a slow or lost DNS
+// answer; a name that does not resolve prints "no-address", which is neither
+// result wanted. A target expected to connect is tried up to three times, 4 s
+// each: the policy controller judges a connection's first packet in user
+// space, and one lost SYN must not read as a policy. A dropped one is tried
+// once (a retry cannot turn a drop into a connection). Other errors (refused)
+// print the error.
+const probeScript = `for arg in "$@"; do
+  t=${arg%=*} want=${arg##*=} host=${t%:*} port=${t##*:}
+  ip=$(timeout 10 getent ahostsv4 "$host." | { read -r first _ && echo "$first"; })
+  if [[ -z $ip ]]; then echo "$t no-address"; continue; fi
+  tries=1; [[ $want == connected ]] && tries=3
+  for ((try = 1; try <= tries; try++)); do
+    if out=$(timeout 4 bash -c "exec 3<>/dev/tcp/$ip/$port" 2>&1); then result=connected; break
+    elif [[ $? == 124 ]]; then result=timeout
+    else result="error: ${out//$'\n'/ }"; break; fi
+  done
+  echo "$t $result$( ((try > 1 && try <= tries)) && echo " (try $try)")"
 done`
 
 // reachability is what one pod must and must not reach, by target host:port.
@@ -103,12 +116,16 @@ func probeFrom(c config, r reachability, runID string) error {
 		targets = append(targets, t)
 	}
 	sort.Strings(targets)
+	args := make([]string, len(targets))
+	for i, t := range targets {
+		args[i] = t + "=" + string(r.expect[t])
+	}
 	var out string
 	var err error
 	if r.from == "outside" {
-		out, err = probeOutside(c, targets, runID)
+		out, err = probeOutside(c, args, runID)
 	} else {
-		out, err = probeInPod(c, r.from, targets, runID)
+		out, err = probeInPod(c, r.from, args, runID)
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", r.from, err)
@@ -118,11 +135,12 @@ func probeFrom(c config, r reachability, runID string) error {
 		target, result, _ := strings.Cut(line, " ")
 		got[target] = result
 	}
+	word := func(result string) string { w, _, _ := strings.Cut(result, " "); return w }
 	var wrong []string
 	for _, t := range targets {
 		want := r.expect[t]
 		fmt.Printf("   %-8s → %-55s %s\n", r.from, t, got[t])
-		if got[t] != string(want) {
+		if word(got[t]) != string(want) {
 			wrong = append(wrong, fmt.Sprintf("%s → %s: %q, want %s", r.from, t, got[t], want))
 		}
 	}
