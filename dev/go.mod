@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/FerretDB/FerretDB v1.24.2
 	github.com/alicebob/miniredis/v2 v2.40.0
+	github.com/google/go-cmp v0.7.0
 	github.com/rabbitmq/amqp091-go v1.16.0
 	github.com/travluk/ecom/services/customer v0.0.0-00010101000000-000000000000
 	github.com/travluk/ecom/services/order v0.0.0-00010101000000-000000000000

@@ -1,12 +1,9 @@
 package server_test
 
 import (
-	"encoding/json"
-	"net/http"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
+	"github.com/travluk/ecom/dev/shoptest"
 	"github.com/travluk/ecom/services/customer/server"
 )
 
@@ -26,18 +23,7 @@ func TestHeadAnswersLikeGet(t *testing.T) {
 		{"/api/customers/openapi.json", ""},
 		{"/.well-known/jwks.json", ""},
 	} {
-		t.Run(tt.path, func(t *testing.T) {
-			get := svc.do(req{method: "GET", path: tt.path, token: tt.token})
-			head := svc.do(req{method: "HEAD", path: tt.path, token: tt.token})
-			if head.status != get.status || len(head.body) != 0 {
-				t.Errorf("HEAD = %d with %d body bytes, want GET's %d and none", head.status, len(head.body), get.status)
-			}
-			get.header.Del("Date")
-			head.header.Del("Date")
-			if diff := cmp.Diff(get.header, head.header); diff != "" {
-				t.Errorf("HEAD headers differ from GET's (-get +head):\n%s", diff)
-			}
-		})
+		t.Run(tt.path, func(t *testing.T) { shoptest.HeadAnswersLikeGet(t, svc.base+tt.path, tt.token) })
 	}
 }
 
@@ -65,18 +51,6 @@ func TestWrongMethod(t *testing.T) {
 		{"POST", "/healthz", "GET, HEAD"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
-			r := expect(t, svc.do(req{method: tt.method, path: tt.path}), http.StatusMethodNotAllowed, tt.method+" "+tt.path)
-			if a := r.header.Get("Allow"); a != tt.allow {
-				t.Errorf("Allow = %q, want %q", a, tt.allow)
-			}
-			var p struct {
-				Status int
-				Code   string
-			}
-			if err := json.Unmarshal(r.body, &p); err != nil || p.Status != 405 || p.Code != "method_not_allowed" {
-				t.Errorf("body = %s, want a 405 method_not_allowed problem", r.body)
-			}
-		})
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) { shoptest.MethodNotAllowed(t, tt.method, svc.base+tt.path, tt.allow) })
 	}
 }

@@ -1,10 +1,9 @@
 package httpapi
 
 import (
-	"net/http"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/travluk/ecom/dev/shoptest"
 )
 
 // TestHeadAnswersLikeGet sends GET and then HEAD, with the owner's token,
@@ -21,18 +20,7 @@ func TestHeadAnswersLikeGet(t *testing.T) {
 		{"/api/orders/status/" + o.ID, e.ada},
 		{"/api/orders/openapi.json", ""},
 	} {
-		t.Run(tt.path, func(t *testing.T) {
-			get := e.do(req{method: "GET", path: tt.path, token: tt.token})
-			head := e.do(req{method: "HEAD", path: tt.path, token: tt.token})
-			if head.status != get.status || len(head.body) != 0 {
-				t.Errorf("HEAD = %d with %d body bytes, want GET's %d and none", head.status, len(head.body), get.status)
-			}
-			get.header.Del("Date")
-			head.header.Del("Date")
-			if diff := cmp.Diff(get.header, head.header); diff != "" {
-				t.Errorf("HEAD headers differ from GET's (-get +head):\n%s", diff)
-			}
-		})
+		t.Run(tt.path, func(t *testing.T) { shoptest.HeadAnswersLikeGet(t, e.url+tt.path, tt.token) })
 	}
 }
 
@@ -54,20 +42,6 @@ func TestWrongMethod(t *testing.T) {
 		{"PATCH", "/api/orders/x", "GET, HEAD, PUT"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
-			r := e.do(req{method: tt.method, path: tt.path})
-			if r.status != http.StatusMethodNotAllowed {
-				t.Fatalf("got %d %s, want 405", r.status, r.body)
-			}
-			if a := r.header.Get("Allow"); a != tt.allow {
-				t.Errorf("Allow = %q, want %q", a, tt.allow)
-			}
-			if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
-				t.Errorf("Content-Type = %q, want application/problem+json", ct)
-			}
-			if p := decodeInto[apiProblem](t, r); p.Status != 405 || p.Code != "method_not_allowed" {
-				t.Errorf("problem = %+v", p)
-			}
-		})
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) { shoptest.MethodNotAllowed(t, tt.method, e.url+tt.path, tt.allow) })
 	}
 }
