@@ -38,24 +38,32 @@ build() { # module-dir ldflags packages...   (GOWORK=off unless go_work names a 
 	printf '== e2e tools: %s done in %d s\n' "$dir" $((SECONDS - start))
 }
 
+# with_replaced_module DIR MODULE@VERSION PATCH command...: runs command with
+# go_work set to a go.work, outside the module cache, in which DIR's build
+# takes MODULE@VERSION from a copy that the function PATCH has changed (it gets
+# the copy's path). go build -overlay would be simpler, but refuses files in
+# the module cache.
+with_replaced_module() (
+	dir=$1 module=${2%@*} version=${2#*@} patch=$3
+	shift 3
+	work=$(mktemp -d)
+	trap 'rm -rf "$work"' EXIT
+	src=$(cd "$dir" && GOWORK=off "${GO:-go}" mod download "$module" &&
+		GOWORK=off "${GO:-go}" list -m -f '{{.Dir}}' "$module")
+	cp -r "$src" "$work/module"
+	chmod -R u+w "$work/module"
+	"$patch" "$work/module"
+	GOWORK=$work/go.work "${GO:-go}" work init "$PWD/$dir"
+	GOWORK=$work/go.work "${GO:-go}" work edit -replace "$module@$version=./module"
+	go_work=$work/go.work "$@"
+)
+
 # kube-network-policies queues packets with nftables' "queue" expression, which
 # the e2e kernel lacks (CONFIG_NFT_QUEUE is not set; nft_compat and the xtables
 # NFQUEUE target are there). tools/addons/_overlay holds a github.com/google/nftables
-# expr/queue.go that sends a Queue as that target. go build -overlay refuses
-# files in the module cache, so a go.work outside it replaces the nftables module
-# with a copy of v0.3.0 carrying that file; only kube-network-policies imports it.
-with_patched_nftables() ( # command...: runs it with go_work set to that go.work
-	work=$(mktemp -d)
-	trap 'rm -rf "$work"' EXIT
-	src=$(cd addons && GOWORK=off "${GO:-go}" mod download github.com/google/nftables &&
-		GOWORK=off "${GO:-go}" list -m -f '{{.Dir}}' github.com/google/nftables)
-	cp -r "$src" "$work/nftables"
-	chmod -R u+w "$work/nftables"
-	cp addons/_overlay/nftables-expr-queue.go "$work/nftables/expr/queue.go"
-	GOWORK=$work/go.work "${GO:-go}" work init "$PWD/addons"
-	GOWORK=$work/go.work "${GO:-go}" work edit -replace github.com/google/nftables@v0.3.0=./nftables
-	go_work=$work/go.work "$@"
-)
+# expr/queue.go that sends a Queue as that target; only kube-network-policies
+# imports nftables.
+nftables_queue_as_xtables() { cp addons/_overlay/nftables-expr-queue.go "$1/expr/queue.go"; }
 
 # Three lanes build at once: a single cold go build leaves part of the two cores
 # idle (links, and long chains of packages that wait for each other), and the
@@ -82,7 +90,8 @@ edge_lane() {
 # kube-network-policies (one go build); metrics-server and prometheus-adapter need
 # k8s.io/apiserver and prometheus versions the others exclude (their go.mod says which).
 addons_lane() {
-	with_patched_nftables build addons "-X github.com/prometheus/common/version.Version=0.85.0" \
+	with_replaced_module addons github.com/google/nftables@v0.3.0 nftables_queue_as_xtables \
+		build addons "-X github.com/prometheus/common/version.Version=0.85.0" \
 		github.com/prometheus-operator/prometheus-operator/cmd/operator \
 		github.com/prometheus-operator/prometheus-operator/cmd/prometheus-config-reloader \
 		k8s.io/autoscaler/vertical-pod-autoscaler/pkg/recommender sigs.k8s.io/kube-network-policies/cmd
@@ -100,28 +109,17 @@ addons_lane() {
 }
 # Tilt embeds its web UI from pkg/assets/build, which a release fills with
 # yarn and the module leaves empty; a release build (main.version set) then
-# refuses to start. A go.work outside the module cache replaces Tilt's module
-# with a copy whose build/ holds tools/tilt/_assets: one page saying there is
-# no UI. tilt ci never reads it.
-with_tilt_assets() ( # command...: runs it with go_work set to that go.work
-	work=$(mktemp -d)
-	trap 'rm -rf "$work"' EXIT
-	src=$(cd tilt && GOWORK=off "${GO:-go}" mod download github.com/tilt-dev/tilt &&
-		GOWORK=off "${GO:-go}" list -m -f '{{.Dir}}' github.com/tilt-dev/tilt)
-	cp -r "$src" "$work/tilt"
-	chmod -R u+w "$work/tilt"
-	cp tilt/_assets/* "$work/tilt/pkg/assets/build/"
-	GOWORK=$work/go.work "${GO:-go}" work init "$PWD/tilt"
-	GOWORK=$work/go.work "${GO:-go}" work edit -replace github.com/tilt-dev/tilt@v0.34.0=./tilt
-	go_work=$work/go.work "$@"
-)
+# refuses to start. tools/tilt/_assets is one page saying there is no UI;
+# tilt ci never reads it.
+tilt_placeholder_ui() { cp tilt/_assets/* "$1/pkg/assets/build/"; }
 
 # The dev loops, which make e2e's stage devloops runs against skaffold.yaml and
 # the Tiltfile. Tilt needs cgo.
 devloops_lane() {
 	build skaffold "-X github.com/GoogleContainerTools/skaffold/v2/pkg/skaffold/version.version=v2.16.1" \
 		github.com/GoogleContainerTools/skaffold/v2/cmd/skaffold
-	cgo=1 with_tilt_assets build tilt "-X main.version=0.34.0" github.com/tilt-dev/tilt/cmd/tilt
+	cgo=1 with_replaced_module tilt github.com/tilt-dev/tilt@v0.34.0 tilt_placeholder_ui \
+		build tilt "-X main.version=0.34.0" github.com/tilt-dev/tilt/cmd/tilt
 }
 lanes=(kubernetes_lane edge_lane addons_lane devloops_lane)
 case $what in

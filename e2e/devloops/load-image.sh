@@ -25,6 +25,9 @@ fi
 ref=$1
 
 # canonical REF: the reference as containerd and the kubelet name it.
+# ctr images import would normalise the archive's name by itself (containerd's
+# importer parses Docker names), but ctr images tag takes names as stored, so
+# the --id-tag needs the normalised name spelled out.
 canonical() {
 	local r=$1 first=${1%%/*}
 	if [[ $r != */* ]]; then
