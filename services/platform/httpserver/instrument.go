@@ -1,9 +1,11 @@
 package httpserver
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -121,8 +123,9 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 // Instrument returns the middleware Run puts around every handler: an
 // OpenTelemetry server span (continuing a W3C traceparent, through the
 // global propagator and tracer provider that telemetry.Setup installs),
-// request metrics in reg labelled with the gorilla/mux route template, and
-// recovery that answers a panic with a 500 problem. Run already applies it;
+// request metrics in reg labelled with the gorilla/mux route template, a
+// request id (X-Request-Id), one log line per request, and recovery that
+// answers a panic with a 500 problem. Run already applies it;
 // add it to a router only when serving without Run, or requests are counted
 // twice. Recovered panics are logged with slog.Default.
 func Instrument(reg prometheus.Registerer) mux.MiddlewareFunc {
@@ -148,6 +151,8 @@ func instrument(reg prometheus.Registerer, logger *slog.Logger) mux.MiddlewareFu
 			ctx, span := tracers.get().Start(ctx, names.get(r.Method, method, route), trace.WithSpanKind(trace.SpanKindServer))
 			defer span.End()
 
+			id := requestID(r.Header.Get(requestIDHeader))
+			w.Header().Set(requestIDHeader, id)
 			rec := &statusRecorder{ResponseWriter: w}
 			abort := serveRecovering(rec, r.WithContext(ctx), next, logger)
 			if route == "" {
@@ -176,12 +181,61 @@ func instrument(reg prometheus.Registerer, logger *slog.Logger) mux.MiddlewareFu
 					span.SetStatus(codes.Error, http.StatusText(code))
 				}
 			}
-			m.observe(route, method, code, time.Since(start))
+			took := time.Since(start)
+			m.observe(route, method, code, took)
+			logRequest(ctx, logger, r.Method, route, code, took, id, span.SpanContext())
 			if abort != nil {
 				panic(abort)
 			}
 		})
 	}
+}
+
+// requestIDHeader carries a request's id: the client's or the proxy's when
+// it sent a usable one, else one made here; the answer carries it back.
+const requestIDHeader = "X-Request-Id"
+
+// requestID returns the id of a request whose X-Request-Id is given: that
+// value when it is 1 to 128 letters, digits and ".-_:" (nothing that could
+// forge or break a log line), else 16 new hex digits, unique enough to find
+// one request's lines (not a secret: math/rand).
+func requestID(given string) string {
+	if len(given) >= 1 && len(given) <= 128 && isIDText(given) {
+		return given
+	}
+	return fmt.Sprintf("%016x", rand.Uint64())
+}
+
+func isIDText(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '-', c == '_', c == ':':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// logRequest writes the request's line at info level: method, route
+// template (never the raw path, which can hold ids and personal data),
+// status, duration, request id and, when the request is traced, trace id.
+func logRequest(ctx context.Context, logger *slog.Logger, method, route string, status int, took time.Duration,
+	id string, sc trace.SpanContext) {
+	if !logger.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("method", method),
+		slog.String("route", route),
+		slog.Int("status", status),
+		slog.Float64("duration_ms", float64(took.Microseconds())/1000),
+		slog.String("request_id", id),
+	}
+	if sc.HasTraceID() {
+		attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()))
+	}
+	logger.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
 }
 
 // tagRoutes wraps the handler of every route of router, once, so that a
