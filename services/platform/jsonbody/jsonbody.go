@@ -26,16 +26,19 @@ const MaxBytes = 1 << 20
 
 // Decode reads one JSON object from r.Body into dst, which must be a
 // non-nil pointer, and returns nil on success. On failure it returns the
-// problem to write, and leaves dst partly filled:
+// problem to write, and leaves dst filled as far as it could be, so that a
+// handler can add the core's verdict on the rest (see problem.MergeFields):
 //
 //   - Content-Type other than application/json (parameters allowed): 415
 //     "unsupported_media_type";
 //   - a body over MaxBytes: 413 "body_too_large";
 //   - an empty, malformed or non-object body, or data after the object: 400
 //     "malformed_json";
-//   - an unknown field: 422 "validation_failed" with {field, "unknown field"};
-//   - a value of the wrong type: 422 "validation_failed" with
-//     {field, "must be <type>"}, for example "must be a string".
+//   - unknown fields, values of the wrong type and text with control
+//     characters: one 422 "validation_failed" naming every such field,
+//     {field, "unknown field"}, {field, "must be <type>"} (for example
+//     "must be a string") or {field, "must not contain control characters"}
+//     (see check for the rule and the jsonbody struct tag).
 //
 // A json.Unmarshaler inside dst may return a *problem.Problem to choose the
 // answer itself; any other error it returns becomes a 422 without field.
@@ -89,13 +92,42 @@ func decode(data []byte, dst any) *problem.Problem {
 
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
+	// encoding/json goes on after an unknown field or a wrong type, filling
+	// what it can, but names only the first; check names them all.
+	err := dec.Decode(dst)
+	if err != nil && !fieldLevel(err) {
 		return decodeError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return malformed("The request body has data after the JSON object.")
 	}
+	fields := check(data, dst)
+	if p, ok := errors.AsType[*problem.Problem](err); ok {
+		// A json.Unmarshaler chose its answer; a validation one joins the rest.
+		if p.Status != http.StatusUnprocessableEntity || len(fields) == 0 {
+			return p
+		}
+		fields = problem.MergeFields(fields, p.Errors)
+	}
+	if len(fields) > 0 {
+		return problem.Validation(fields...)
+	}
+	if err != nil {
+		return decodeError(err)
+	}
 	return nil
+}
+
+// fieldLevel reports whether err is about one field's value rather than
+// the body's syntax, so that decoding went on past it.
+func fieldLevel(err error) bool {
+	if _, ok := errors.AsType[*json.SyntaxError](err); ok {
+		return false
+	}
+	if _, ok := errors.AsType[*json.InvalidUnmarshalError](err); ok {
+		return false
+	}
+	return !errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 func decodeError(err error) *problem.Problem {

@@ -32,6 +32,15 @@ type registration struct {
 	Birthday *time.Time `json:"birthday"`
 }
 
+// textual has text fields with each rule of the jsonbody tag.
+type textual struct {
+	Note     string            `json:"note" jsonbody:"multiline"`
+	Notes    []string          `json:"notes" jsonbody:"multiline"`
+	Password string            `json:"password" jsonbody:"opaque"`
+	Raw      json.RawMessage   `json:"raw"`
+	Attrs    map[string]string `json:"attrs"`
+}
+
 // cents rejects a price with more than 2 decimals by returning a problem.
 type cents int64
 
@@ -202,6 +211,73 @@ func TestDecode(t *testing.T) {
 			dst:         func() any { return &struct{ Price cents }{} },
 			want: &problem.Problem{Status: 422, Code: "validation_failed",
 				Errors: []problem.FieldError{{Field: "price", Message: "must have at most 2 decimals"}}},
+		},
+		{
+			name:        "every field error at once, sorted by field",
+			contentType: "application/json",
+			body:        `{"role":"admin","email":42,"age":"x","items":[{"quantity":1},{"quantity":"2","extra":1}],"address":{"city":true}}`,
+			want: &problem.Problem{Status: 422, Code: "validation_failed", Errors: []problem.FieldError{
+				{Field: "address.city", Message: "must be a string"},
+				{Field: "age", Message: "must be an integer"},
+				{Field: "email", Message: "must be a string"},
+				{Field: "items[1].extra", Message: "unknown field"},
+				{Field: "items[1].quantity", Message: "must be an integer"},
+				{Field: "role", Message: "unknown field"},
+			}},
+		},
+		{
+			name:        "a NUL in a string",
+			contentType: "application/json",
+			body:        `{"name":"Ann\u0000","address":{"city":"Oslo\u007f"}}`,
+			want: &problem.Problem{Status: 422, Code: "validation_failed", Errors: []problem.FieldError{
+				{Field: "address.city", Message: "must not contain control characters"},
+				{Field: "name", Message: "must not contain control characters"},
+			}},
+		},
+		{
+			name:        "a C1 control and a line feed in single-line text",
+			contentType: "application/json",
+			body:        `{"name":"Ann\u0085","email":"a\nb@example.com"}`,
+			want: &problem.Problem{Status: 422, Code: "validation_failed", Errors: []problem.FieldError{
+				{Field: "email", Message: "must not contain control characters"},
+				{Field: "name", Message: "must not contain control characters"},
+			}},
+		},
+		{
+			name:        "multi-line text may break lines, but holds no other control",
+			contentType: "application/json",
+			body:        `{"note":"line 1\r\nline 2\tend","notes":["ok\n","bell\u0007"]}`,
+			dst:         func() any { return &textual{} },
+			want: &problem.Problem{Status: 422, Code: "validation_failed", Errors: []problem.FieldError{
+				{Field: "notes[1]", Message: "must not contain control characters other than line breaks and tabs"},
+			}},
+		},
+		{
+			name:        "control characters inside raw JSON, maps and keys",
+			contentType: "application/json",
+			body:        `{"raw":{"k":["\u0001"]},"attrs":{"a\u0000":"b","c":"\u009f"}}`,
+			dst:         func() any { return &textual{} },
+			want: &problem.Problem{Status: 422, Code: "validation_failed", Errors: []problem.FieldError{
+				{Field: "attrs.a\x00", Message: "must not contain control characters"},
+				{Field: "attrs.c", Message: "must not contain control characters"},
+				{Field: "raw.k[0]", Message: "must not contain control characters"},
+			}},
+		},
+		{
+			name:        "opaque text is not checked",
+			contentType: "application/json",
+			body:        `{"password":"\u0000\u0007"}`,
+			dst:         func() any { return &textual{} },
+		},
+		{
+			name:        "unmarshaler problems join the other field errors",
+			contentType: "application/json",
+			body:        `{"price":1.234,"extra":true}`,
+			dst:         func() any { return &struct{ Price cents }{} },
+			want: &problem.Problem{Status: 422, Code: "validation_failed", Errors: []problem.FieldError{
+				{Field: "extra", Message: "unknown field"},
+				{Field: "price", Message: "must have at most 2 decimals"},
+			}},
 		},
 		{
 			name:        "too large",

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -127,4 +128,25 @@ func Write(w http.ResponseWriter, p *Problem) {
 func RetryAfterSeconds(d time.Duration) int64 {
 	s := int64((d + time.Second - 1) / time.Second)
 	return max(s, 1)
+}
+
+// MergeFields returns first followed by the errors of more whose field is
+// neither named in first nor inside a field named there, so that a field
+// the body already got wrong (say, "name" was a number) is not reported
+// again by a check of its value (as "name is required").
+func MergeFields(first, more []FieldError) []FieldError {
+	out := append([]FieldError(nil), first...)
+	for _, m := range more {
+		covered := false
+		for _, f := range first {
+			if m.Field == f.Field || strings.HasPrefix(m.Field, f.Field+".") || strings.HasPrefix(m.Field, f.Field+"[") {
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			out = append(out, m)
+		}
+	}
+	return out
 }
