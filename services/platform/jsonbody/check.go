@@ -14,7 +14,7 @@ import (
 
 // check walks the JSON object data against the type of dst and returns
 // every field error of the body at once: unknown fields, values of the
-// wrong type and text with control characters, each named by its path
+// wrong type (null included) and text with control characters, each named by its path
 // ("items[0].quantity", "address.city"). encoding/json reports only the
 // first of these, and a client should not have to learn its mistakes one
 // request at a time.
@@ -76,11 +76,11 @@ func (c *checker) text(path, s string, rule textRule) {
 }
 
 // value checks v, decoded with UseNumber, as a value of type t at path.
-// null is accepted for every type, as encoding/json accepts it.
+//
+// null is refused where a type is known: encoding/json would silently keep
+// the field's old value (so a partial update's {"name": null} would be a
+// no-op answered 200), and an optional field is left out, not sent as null.
 func (c *checker) value(path string, v any, t reflect.Type, rule textRule) {
-	if v == nil {
-		return
-	}
 	for t.Kind() == reflect.Pointer && t != rawMessageType {
 		t = t.Elem()
 	}
@@ -88,6 +88,9 @@ func (c *checker) value(path string, v any, t reflect.Type, rule textRule) {
 	case t == rawMessageType || t.Kind() == reflect.Interface ||
 		(t != numberType && (t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType))):
 		c.anyText(path, v, rule)
+		return
+	case v == nil:
+		c.add(path, "must be "+describe(t))
 		return
 	case t == numberType:
 		if _, ok := v.(json.Number); !ok {

@@ -37,7 +37,8 @@ const MaxBytes = 1 << 20
 //   - unknown fields, values of the wrong type and text with control
 //     characters: one 422 "validation_failed" naming every such field,
 //     {field, "unknown field"}, {field, "must be <type>"} (for example
-//     "must be a string") or {field, "must not contain control characters"}
+//     "must be a string"; null is refused too) or
+//     {field, "must not contain control characters"}
 //     (see check for the rule and the jsonbody struct tag).
 //
 // A json.Unmarshaler inside dst may return a *problem.Problem to choose the

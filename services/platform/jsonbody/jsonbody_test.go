@@ -226,6 +226,17 @@ func TestDecode(t *testing.T) {
 			}},
 		},
 		{
+			name:        "null is not a value of a typed field",
+			contentType: "application/json",
+			body:        `{"name":null,"address":null,"items":[null],"age":null}`,
+			want: &problem.Problem{Status: 422, Code: "validation_failed", Errors: []problem.FieldError{
+				{Field: "address", Message: "must be an object"},
+				{Field: "age", Message: "must be an integer"},
+				{Field: "items[0]", Message: "must be an object"},
+				{Field: "name", Message: "must be a string"},
+			}},
+		},
+		{
 			name:        "a NUL in a string",
 			contentType: "application/json",
 			body:        `{"name":"Ann\u0000","address":{"city":"Oslo\u007f"}}`,
