@@ -55,6 +55,8 @@ func TestAPI(t *testing.T) {
 
 	t.Run("register", func(t *testing.T) { testRegister(t, svc) })
 	t.Run("bad bodies change nothing", func(t *testing.T) { testBadBodies(t, svc) })
+	t.Run("every field error at once", func(t *testing.T) { testFieldErrors(t, svc) })
+	t.Run("same mistake, same status", func(t *testing.T) { testSameMistakeSameStatus(t, svc) })
 	t.Run("login", func(t *testing.T) { testLogin(t, svc) })
 	t.Run("authenticated reads", func(t *testing.T) { testAuthenticatedReads(t, svc) })
 	t.Run("update", func(t *testing.T) { testUpdate(t, svc) })
@@ -322,7 +324,7 @@ func testRefresh(t *testing.T, svc *service) {
 		return svc.do(req{method: "GET", path: "/api/customers/me", token: second.access}).status == 401
 	})
 	expect(t, refresh("garbage"), 401, "garbage refresh token")
-	expect(t, svc.do(req{method: "POST", path: "/api/customers/refresh", body: `{}`}), 401, "missing refresh token")
+	expect(t, svc.do(req{method: "POST", path: "/api/customers/refresh", body: `{}`}), 422, "missing refresh token (a missing field, as for login)")
 }
 
 func testLogout(t *testing.T, svc *service) {

@@ -66,15 +66,10 @@ type RegisterInput struct {
 // Register opens a customer account. It returns a *ValidationError listing
 // every invalid field, or ErrEmailTaken.
 func (s *Service) Register(ctx context.Context, in RegisterInput) (*Customer, error) {
-	email := NormalizeEmail(in.Email)
-	var errs []FieldError
-	errs = validateName(errs, in.Name)
-	errs = validateEmail(errs, email)
-	errs = validatePassword(errs, "password", in.Password)
-	errs = validateAddress(errs, in.Address)
-	if err := validation(errs); err != nil {
+	if err := in.Validate(); err != nil {
 		return nil, err
 	}
+	email := NormalizeEmail(in.Email)
 	hash, err := s.hasher.Hash(in.Password)
 	if err != nil {
 		return nil, fmt.Errorf("hash password: %w", err)
@@ -93,6 +88,17 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*Customer, er
 		return nil, fmt.Errorf("register: %w", err)
 	}
 	return c, nil
+}
+
+// Validate returns a *ValidationError listing every invalid field of in,
+// or nil.
+func (in RegisterInput) Validate() error {
+	var errs []FieldError
+	errs = validateName(errs, in.Name)
+	errs = validateEmail(errs, NormalizeEmail(in.Email))
+	errs = validatePassword(errs, "password", in.Password)
+	errs = validateAddress(errs, in.Address)
+	return validation(errs)
 }
 
 // Tokens are what a login or a refresh hands out.
@@ -122,17 +128,10 @@ type LoginInput struct {
 // failures but not the client's, so one valid account cannot launder a
 // client's guesses at others.
 func (s *Service) Login(ctx context.Context, in LoginInput) (*Tokens, error) {
-	email := NormalizeEmail(in.Email)
-	var errs []FieldError
-	if email == "" {
-		errs = append(errs, FieldError{"email", "is required"})
-	}
-	if in.Password == "" {
-		errs = append(errs, FieldError{"password", "is required"})
-	}
-	if err := validation(errs); err != nil {
+	if err := in.Validate(); err != nil {
 		return nil, err
 	}
+	email := NormalizeEmail(in.Email)
 
 	wait, err := s.throttle.Check(ctx, email, in.Client)
 	if err != nil {
@@ -161,6 +160,20 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*Tokens, error) {
 		return nil, fmt.Errorf("login throttle: %w", err)
 	}
 	return s.startSession(ctx, c)
+}
+
+// Validate returns a *ValidationError naming the missing fields of in, or
+// nil. Only presence is checked: a malformed email is a wrong credential
+// (401), never a hint about which accounts exist.
+func (in LoginInput) Validate() error {
+	var errs []FieldError
+	if NormalizeEmail(in.Email) == "" {
+		errs = append(errs, FieldError{"email", "is required"})
+	}
+	if in.Password == "" {
+		errs = append(errs, FieldError{"password", "is required"})
+	}
+	return validation(errs)
 }
 
 // loginFailed counts the failure and returns the error to answer with. A
@@ -195,6 +208,9 @@ func (s *Service) issue(sess Session, secret string) (*Tokens, error) {
 // a thief and the rightful holder are both logged out; it returns an error
 // wrapping both ErrInvalidRefreshToken and ErrRefreshTokenReused.
 func (s *Service) Refresh(ctx context.Context, refreshToken string) (*Tokens, error) {
+	if err := ValidateRefreshToken(refreshToken); err != nil {
+		return nil, err
+	}
 	sid, secret, ok := parseRefreshToken(refreshToken)
 	if !ok {
 		return nil, ErrInvalidRefreshToken
@@ -205,6 +221,16 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (*Tokens, er
 		return nil, fmt.Errorf("refresh: %w", err)
 	}
 	return s.issue(sess, next)
+}
+
+// ValidateRefreshToken returns a *ValidationError when no refresh token was
+// given, as for any other missing field; a token that is there but not one
+// of ours is ErrInvalidRefreshToken from Refresh, like a wrong password.
+func ValidateRefreshToken(refreshToken string) error {
+	if refreshToken == "" {
+		return &ValidationError{Errors: []FieldError{{"refreshToken", "is required"}}}
+	}
+	return nil
 }
 
 // Actor is the authenticated caller of a use case, taken from a verified
@@ -269,40 +295,10 @@ func (s *Service) Update(ctx context.Context, actor Actor, id string, in UpdateI
 		return nil, ErrForbidden
 	}
 	self := actor.CustomerID == id
-
-	p := Patch{}
-	var errs []FieldError
-	if in.Name != nil {
-		errs = validateName(errs, *in.Name)
-		p.Name = ptr(strings.TrimSpace(*in.Name))
-	}
-	if in.Email != nil {
-		p.Email = ptr(NormalizeEmail(*in.Email))
-		errs = validateEmail(errs, *p.Email)
-	}
-	if in.Address != nil {
-		errs = validateAddress(errs, *in.Address)
-		p.Address = ptr(strings.TrimSpace(*in.Address))
-	}
-	if in.Role != nil {
-		if r := Role(*in.Role); r.Valid() {
-			p.Role = &r
-		} else {
-			errs = append(errs, FieldError{"role", `must be "customer" or "admin"`})
-		}
-	}
-	if in.Password != nil {
-		errs = validatePassword(errs, "password", *in.Password)
-		if self && (in.CurrentPassword == nil || *in.CurrentPassword == "") {
-			errs = append(errs, FieldError{"currentPassword", "is required to change the password"})
-		}
-	} else if in.CurrentPassword != nil {
-		errs = append(errs, FieldError{"currentPassword", "is only used together with password"})
-	}
+	p, errs := in.patch(self)
 	if err := validation(errs); err != nil {
 		return nil, err
 	}
-
 	current, err := s.repo.ByID(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("update customer: %w", err)
@@ -341,6 +337,48 @@ func (s *Service) Update(ctx context.Context, actor Actor, id string, in UpdateI
 		return nil, fmt.Errorf("update customer: %w", err)
 	}
 	return updated, nil
+}
+
+// Validate returns a *ValidationError listing every invalid field of in, or
+// nil; self says whether the customer updates their own profile (only then
+// is currentPassword needed for a new password).
+func (in UpdateInput) Validate(self bool) error {
+	_, errs := in.patch(self)
+	return validation(errs)
+}
+
+// patch returns the patch in asks for and the invalid fields.
+func (in UpdateInput) patch(self bool) (Patch, []FieldError) {
+	p := Patch{}
+	var errs []FieldError
+	if in.Name != nil {
+		errs = validateName(errs, *in.Name)
+		p.Name = ptr(strings.TrimSpace(*in.Name))
+	}
+	if in.Email != nil {
+		p.Email = ptr(NormalizeEmail(*in.Email))
+		errs = validateEmail(errs, *p.Email)
+	}
+	if in.Address != nil {
+		errs = validateAddress(errs, *in.Address)
+		p.Address = ptr(strings.TrimSpace(*in.Address))
+	}
+	if in.Role != nil {
+		if r := Role(*in.Role); r.Valid() {
+			p.Role = &r
+		} else {
+			errs = append(errs, FieldError{"role", `must be "customer" or "admin"`})
+		}
+	}
+	if in.Password != nil {
+		errs = validatePassword(errs, "password", *in.Password)
+		if self && (in.CurrentPassword == nil || *in.CurrentPassword == "") {
+			errs = append(errs, FieldError{"currentPassword", "is required to change the password"})
+		}
+	} else if in.CurrentPassword != nil {
+		errs = append(errs, FieldError{"currentPassword", "is only used together with password"})
+	}
+	return p, errs
 }
 
 // checkCurrentPassword verifies a re-entered password under the same

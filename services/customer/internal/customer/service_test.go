@@ -234,7 +234,11 @@ func TestRefreshRotatesAndReuseEndsTheSession(t *testing.T) {
 
 func TestRefreshRejectsGarbage(t *testing.T) {
 	f := newFixture(t)
-	for _, tok := range []string{"", "abc", "a.b", strings.Repeat("a", 22) + "." + strings.Repeat("!", 43), strings.Repeat("a", 22) + "." + strings.Repeat("a", 43)} {
+	var invalid *customer.ValidationError
+	if _, err := f.svc.Refresh(context.Background(), ""); !errors.As(err, &invalid) || invalid.Errors[0].Field != "refreshToken" {
+		t.Errorf(`Refresh("") err = %v, want a *ValidationError naming refreshToken (a missing field, like login's)`, err)
+	}
+	for _, tok := range []string{"abc", "a.b", strings.Repeat("a", 22) + "." + strings.Repeat("!", 43), strings.Repeat("a", 22) + "." + strings.Repeat("a", 43)} {
 		if _, err := f.svc.Refresh(context.Background(), tok); !errors.Is(err, customer.ErrInvalidRefreshToken) {
 			t.Errorf("Refresh(%q) err = %v, want ErrInvalidRefreshToken", tok, err)
 		}

@@ -26,11 +26,7 @@ func (h *handlers) writeError(w http.ResponseWriter, r *http.Request, err error)
 	case errors.As(err, &p):
 		// Already a problem (from jsonbody).
 	case errors.As(err, &invalid):
-		fields := make([]problem.FieldError, len(invalid.Errors))
-		for i, f := range invalid.Errors {
-			fields[i] = problem.FieldError{Field: f.Field, Message: f.Message}
-		}
-		p = problem.Validation(fields...)
+		p = problem.Validation(fieldErrors(invalid)...)
 	case errors.As(err, &throttled):
 		p = problem.New(http.StatusTooManyRequests, "too_many_attempts", "Too many failed attempts; try again later.")
 		p.RetryAfter = throttled.RetryAfter
@@ -55,4 +51,23 @@ func (h *handlers) writeError(w http.ResponseWriter, r *http.Request, err error)
 		p = problem.Internal()
 	}
 	problem.Write(w, p)
+}
+
+func fieldErrors(v *customer.ValidationError) []problem.FieldError {
+	fields := make([]problem.FieldError, len(v.Errors))
+	for i, f := range v.Errors {
+		fields[i] = problem.FieldError{Field: f.Field, Message: f.Message}
+	}
+	return fields
+}
+
+// withCoreVerdict adds to a body jsonbody refused field by field (a 422)
+// what the core says of the fields it could read, so that one answer
+// lists every mistake. Any other refusal (400, 413, 415) stands alone.
+func withCoreVerdict(decoded *problem.Problem, verdict error) *problem.Problem {
+	var invalid *customer.ValidationError
+	if decoded.Status != http.StatusUnprocessableEntity || !errors.As(verdict, &invalid) {
+		return decoded
+	}
+	return problem.Validation(problem.MergeFields(decoded.Errors, fieldErrors(invalid))...)
 }

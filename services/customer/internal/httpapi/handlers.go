@@ -57,14 +57,16 @@ func (h *handlers) register(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Name     string `json:"name"`
 		Email    string `json:"email"`
-		Password string `json:"password"`
-		Address  string `json:"address"`
+		Password string `json:"password" jsonbody:"opaque"`
+		Address  string `json:"address" jsonbody:"multiline"`
 	}
-	if p := jsonbody.Decode(w, r, &in); p != nil {
-		h.writeError(w, r, p)
+	p := jsonbody.Decode(w, r, &in)
+	reg := customer.RegisterInput{Name: in.Name, Email: in.Email, Password: in.Password, Address: in.Address}
+	if p != nil {
+		h.writeError(w, r, withCoreVerdict(p, reg.Validate()))
 		return
 	}
-	c, err := h.svc.Register(r.Context(), customer.RegisterInput{Name: in.Name, Email: in.Email, Password: in.Password, Address: in.Address})
+	c, err := h.svc.Register(r.Context(), reg)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -76,13 +78,15 @@ func (h *handlers) register(w http.ResponseWriter, r *http.Request) {
 func (h *handlers) login(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Email    string `json:"email"`
-		Password string `json:"password"`
+		Password string `json:"password" jsonbody:"opaque"`
 	}
-	if p := jsonbody.Decode(w, r, &in); p != nil {
-		h.writeError(w, r, p)
+	p := jsonbody.Decode(w, r, &in)
+	login := customer.LoginInput{Email: in.Email, Password: in.Password, Client: h.clientAddr(r)}
+	if p != nil {
+		h.writeError(w, r, withCoreVerdict(p, login.Validate()))
 		return
 	}
-	tok, err := h.svc.Login(r.Context(), customer.LoginInput{Email: in.Email, Password: in.Password, Client: h.clientAddr(r)})
+	tok, err := h.svc.Login(r.Context(), login)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -95,7 +99,7 @@ func (h *handlers) refresh(w http.ResponseWriter, r *http.Request) {
 		RefreshToken string `json:"refreshToken"`
 	}
 	if p := jsonbody.Decode(w, r, &in); p != nil {
-		h.writeError(w, r, p)
+		h.writeError(w, r, withCoreVerdict(p, customer.ValidateRefreshToken(in.RefreshToken)))
 		return
 	}
 	tok, err := h.svc.Refresh(r.Context(), in.RefreshToken)
@@ -150,19 +154,22 @@ func (h *handlers) update(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Name            *string `json:"name"`
 		Email           *string `json:"email"`
-		Address         *string `json:"address"`
-		Password        *string `json:"password"`
-		CurrentPassword *string `json:"currentPassword"`
+		Address         *string `json:"address" jsonbody:"multiline"`
+		Password        *string `json:"password" jsonbody:"opaque"`
+		CurrentPassword *string `json:"currentPassword" jsonbody:"opaque"`
 		Role            *string `json:"role"`
 	}
-	if p := jsonbody.Decode(w, r, &in); p != nil {
-		h.writeError(w, r, p)
-		return
-	}
-	c, err := h.svc.Update(r.Context(), actor(r), mux.Vars(r)["customerId"], customer.UpdateInput{
+	p := jsonbody.Decode(w, r, &in)
+	a, id := actor(r), mux.Vars(r)["customerId"]
+	up := customer.UpdateInput{
 		Name: in.Name, Email: in.Email, Address: in.Address,
 		Password: in.Password, CurrentPassword: in.CurrentPassword, Role: in.Role,
-	})
+	}
+	if p != nil {
+		h.writeError(w, r, withCoreVerdict(p, up.Validate(a.CustomerID == id)))
+		return
+	}
+	c, err := h.svc.Update(r.Context(), a, id, up)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
