@@ -38,6 +38,8 @@ func customerSessionsKey(id string) string { return "customer-sessions:" + id }
 // Create writes the session and indexes it under its customer, both
 // expiring after ttl.
 func (s *Sessions) Create(ctx context.Context, sess customer.Session, secretHash string, ttl time.Duration) error {
+	ctx, cancel := bound(ctx)
+	defer cancel()
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		key := sessionKey(sess.ID)
 		p.HSet(ctx, key, "customerId", sess.CustomerID, "role", string(sess.Role), "secret", secretHash)
@@ -77,6 +79,8 @@ return {-2}
 // original expiry: refreshing never extends a session past
 // REFRESH_TOKEN_TTL after login.
 func (s *Sessions) Rotate(ctx context.Context, sid, presentedHash, newHash string) (customer.Session, error) {
+	ctx, cancel := bound(ctx)
+	defer cancel()
 	res, err := rotateScript.Run(ctx, s.rdb, []string{sessionKey(sid)}, presentedHash, newHash).Slice()
 	if err != nil {
 		return customer.Session{}, wrap(err)
@@ -96,11 +100,15 @@ func (s *Sessions) Rotate(ctx context.Context, sid, presentedHash, newHash strin
 // Delete ends a session. Its id may stay in the customer's index until that
 // expires; deleting a missing key there is harmless.
 func (s *Sessions) Delete(ctx context.Context, sid string) error {
+	ctx, cancel := bound(ctx)
+	defer cancel()
 	return wrap(s.rdb.Del(ctx, sessionKey(sid)).Err())
 }
 
 // DeleteAll ends every session of the customer but except.
 func (s *Sessions) DeleteAll(ctx context.Context, customerID, except string) error {
+	ctx, cancel := bound(ctx)
+	defer cancel()
 	idx := customerSessionsKey(customerID)
 	sids, err := s.rdb.SMembers(ctx, idx).Result()
 	if err != nil {
@@ -123,6 +131,18 @@ func (s *Sessions) DeleteAll(ctx context.Context, customerID, except string) err
 		return nil
 	})
 	return wrap(err)
+}
+
+// callTimeout bounds each call of this package, retries included. The
+// client's own timeouts bound one attempt (0.5 s to read), but it retries
+// once, so a Redis that accepts connections and never answers held a login
+// (throttle check, then session write) for 1.5 to 2 s; under this bound the
+// first hanging call fails the login with a 503 in about half a second,
+// as the README promises.
+const callTimeout = 500 * time.Millisecond
+
+func bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, callTimeout)
 }
 
 // wrap marks Redis failures as customer.ErrUnavailable.

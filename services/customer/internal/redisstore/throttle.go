@@ -46,6 +46,8 @@ func digest(s string) string {
 // Check returns the longest remaining window among the counters that reached
 // their limit, or 0. An empty client is not checked.
 func (t *Throttle) Check(ctx context.Context, account, client string) (time.Duration, error) {
+	ctx, cancel := bound(ctx)
+	defer cancel()
 	type counter struct {
 		limit int64
 		n     *redis.StringCmd
@@ -92,6 +94,8 @@ return n
 
 // Fail counts a failure for the account and (unless empty) the client.
 func (t *Throttle) Fail(ctx context.Context, account, client string) error {
+	ctx, cancel := bound(ctx)
+	defer cancel()
 	window := t.window.Milliseconds()
 	if err := failScript.Run(ctx, t.rdb, []string{accountKey(account)}, window).Err(); err != nil {
 		return wrap(err)
@@ -104,5 +108,7 @@ func (t *Throttle) Fail(ctx context.Context, account, client string) error {
 
 // Reset forgets the account's failures.
 func (t *Throttle) Reset(ctx context.Context, account string) error {
+	ctx, cancel := bound(ctx)
+	defer cancel()
 	return wrap(t.rdb.Del(ctx, accountKey(account)).Err())
 }
