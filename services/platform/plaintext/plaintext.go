@@ -16,6 +16,14 @@ const Message = "must not contain control characters"
 // MultilineMessage is the field error for multi-line text that fails Valid.
 const MultilineMessage = "must not contain control characters other than line breaks and tabs"
 
+// Pattern and MultilinePattern are the rule as the regular expressions the
+// OpenAPI and AsyncAPI documents give text fields (ECMA-262 and RE2 read
+// them alike).
+const (
+	Pattern          = `^[^\x00-\x1f\x7f-\x9f]*$`
+	MultilinePattern = `^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$`
+)
+
 // Valid reports whether s holds no control character, allowing "\n", "\r"
 // and "\t" when multiline.
 func Valid(s string, multiline bool) bool {

@@ -1,6 +1,9 @@
 package plaintext
 
-import "testing"
+import (
+	"regexp"
+	"testing"
+)
 
 func TestValid(t *testing.T) {
 	tests := []struct {
@@ -33,5 +36,22 @@ func TestValid(t *testing.T) {
 				t.Errorf("Valid(%q, %v) = %v, want %v", tt.s, tt.multiline, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestPatternsAreTheRule: the documents' patterns accept exactly what
+// Valid accepts, rune by rune.
+func TestPatternsAreTheRule(t *testing.T) {
+	for _, multiline := range []bool{false, true} {
+		re := regexp.MustCompile(Pattern)
+		if multiline {
+			re = regexp.MustCompile(MultilinePattern)
+		}
+		for r := rune(0); r < 0x300; r++ {
+			s := "a" + string(r) + "b"
+			if got, want := re.MatchString(s), Valid(s, multiline); got != want {
+				t.Errorf("multiline %v, U+%04X: pattern %v, Valid %v", multiline, r, got, want)
+			}
+		}
 	}
 }
