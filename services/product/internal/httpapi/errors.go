@@ -25,11 +25,7 @@ func (h *handlers) writeError(w http.ResponseWriter, r *http.Request, err error)
 	case errors.As(err, &p):
 		// Already a problem (from jsonbody or the body's shape).
 	case errors.As(err, &invalid):
-		fields := make([]problem.FieldError, len(invalid.Errors))
-		for i, f := range invalid.Errors {
-			fields[i] = problem.FieldError{Field: f.Field, Message: f.Message}
-		}
-		p = problem.Validation(fields...)
+		p = problem.Validation(fieldErrors(invalid)...)
 	case errors.Is(err, product.ErrNotFound):
 		p = problem.New(http.StatusNotFound, "not_found", "No such product.")
 	case errors.Is(err, product.ErrPreconditionFailed):
@@ -43,4 +39,23 @@ func (h *handlers) writeError(w http.ResponseWriter, r *http.Request, err error)
 		p = problem.Internal()
 	}
 	problem.Write(w, p)
+}
+
+func fieldErrors(v *product.ValidationError) []problem.FieldError {
+	fields := make([]problem.FieldError, len(v.Errors))
+	for i, f := range v.Errors {
+		fields[i] = problem.FieldError{Field: f.Field, Message: f.Message}
+	}
+	return fields
+}
+
+// withCoreVerdict adds to a body refused field by field (a 422) what the
+// core says of the fields that could be read, so that one answer lists
+// every mistake. Any other refusal (400, 413, 415) stands alone.
+func withCoreVerdict(decoded *problem.Problem, verdict error) *problem.Problem {
+	var invalid *product.ValidationError
+	if decoded.Status != http.StatusUnprocessableEntity || !errors.As(verdict, &invalid) {
+		return decoded
+	}
+	return problem.Validation(problem.MergeFields(decoded.Errors, fieldErrors(invalid))...)
 }

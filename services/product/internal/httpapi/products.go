@@ -171,14 +171,11 @@ func (h *handlers) get(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handlers) create(w http.ResponseWriter, r *http.Request) {
-	c, err := decodeProduct(w, r, true)
-	if err != nil {
-		h.writeError(w, r, err)
+	c, bad := decodeProduct(w, r, true)
+	d := draftOf(c)
+	if bad != nil {
+		h.writeError(w, r, withCoreVerdict(bad, d.Validate()))
 		return
-	}
-	d := product.Draft{Name: *c.Name, Description: *c.Description, Price: *c.Price, Stock: *c.Stock}
-	if c.Attributes != nil {
-		d.Attributes = *c.Attributes
 	}
 	p, err := h.svc.Create(r.Context(), d)
 	if err != nil {
@@ -191,9 +188,9 @@ func (h *handlers) create(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handlers) update(w http.ResponseWriter, r *http.Request) {
-	c, err := decodeProduct(w, r, false)
-	if err != nil {
-		h.writeError(w, r, err)
+	c, bad := decodeProduct(w, r, false)
+	if bad != nil {
+		h.writeError(w, r, withCoreVerdict(bad, c.Validate()))
 		return
 	}
 	p, err := h.svc.Update(r.Context(), mux.Vars(r)["productId"], c, ifMatch(r.Header.Get("If-Match")))
@@ -220,24 +217,50 @@ func (h *handlers) delete(w http.ResponseWriter, r *http.Request) {
 // by jsonbody as unknown.
 type productBody struct {
 	Name        json.RawMessage `json:"name"`
-	Description json.RawMessage `json:"description"`
+	Description json.RawMessage `json:"description" jsonbody:"multiline"`
 	Price       json.RawMessage `json:"price"`
 	Stock       json.RawMessage `json:"stock"`
 	Attributes  json.RawMessage `json:"attributes"`
 }
 
+// draftOf is the new product c describes; absent fields are zero.
+func draftOf(c product.Changes) product.Draft {
+	var d product.Draft
+	if c.Name != nil {
+		d.Name = *c.Name
+	}
+	if c.Description != nil {
+		d.Description = *c.Description
+	}
+	if c.Price != nil {
+		d.Price = *c.Price
+	}
+	if c.Stock != nil {
+		d.Stock = *c.Stock
+	}
+	if c.Attributes != nil {
+		d.Attributes = *c.Attributes
+	}
+	return d
+}
+
 // decodeProduct reads a product body into Changes, checking each field's
 // JSON type; the core then checks the values. With required, name,
-// description, price and stock must all be present.
-func decodeProduct(w http.ResponseWriter, r *http.Request, required bool) (product.Changes, error) {
+// description, price and stock must all be present. A body refused field
+// by field still returns the fields it could read, so that the caller can
+// add the core's verdict on them to the same answer.
+func decodeProduct(w http.ResponseWriter, r *http.Request, required bool) (product.Changes, *problem.Problem) {
 	var body productBody
-	if p := jsonbody.Decode(w, r, &body); p != nil {
-		return product.Changes{}, p
-	}
 	var (
 		c    product.Changes
 		errs []problem.FieldError
 	)
+	if p := jsonbody.Decode(w, r, &body); p != nil {
+		if p.Status != http.StatusUnprocessableEntity {
+			return product.Changes{}, p
+		}
+		errs = p.Errors
+	}
 	need := func(field string, raw json.RawMessage) bool {
 		if raw != nil {
 			return true
@@ -263,7 +286,7 @@ func decodeProduct(w http.ResponseWriter, r *http.Request, required bool) (produ
 		c.Attributes = attributesField(body.Attributes, &errs)
 	}
 	if len(errs) > 0 {
-		return product.Changes{}, problem.Validation(errs...)
+		return c, problem.Validation(errs...)
 	}
 	return c, nil
 }

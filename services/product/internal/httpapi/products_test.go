@@ -438,6 +438,10 @@ func TestListValidation(t *testing.T) {
 		{"minPrice=5&maxPrice=4.99", "minPrice"},
 		{"inStock=yes", "inStock"},
 		{"q=" + strings.Repeat("a", 201), "q"},
+		{"q=lamp%00", "q"},      // NUL
+		{"q=lamp%0Ashade", "q"}, // a line feed: q is one line
+		{"q=lamp%C2%85", "q"},   // U+0085, a C1 control
+		{"q=lamp%7F", "q"},      // DEL
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {

@@ -129,6 +129,13 @@ func New(d Draft, now time.Time) (*Product, error) {
 	}, nil
 }
 
+// Validate returns a *ValidationError listing every invalid field of d, or
+// nil: what New would refuse.
+func (d Draft) Validate() error {
+	_, err := New(d, time.Time{})
+	return err
+}
+
 // Changes is a partial update as a client sends it: nil fields stay as
 // they are. Attributes, when set, replace the whole set.
 type Changes struct {
@@ -148,6 +155,13 @@ type Patch struct {
 	Stock       *int64
 	Attributes  *Attributes
 	UpdatedAt   time.Time
+}
+
+// Validate returns a *ValidationError listing every invalid field of c, or
+// nil.
+func (c Changes) Validate() error {
+	_, err := c.patch(time.Time{})
+	return err
 }
 
 // patch validates c and returns the patch to apply at now.

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/travluk/ecom/services/platform/plaintext"
 )
 
 // Paging limits.
@@ -113,7 +115,11 @@ func ParseListQuery(p ListParams) (ListQuery, error) {
 			errs = append(errs, FieldError{"sort", "must be one of createdAt, -createdAt, price, -price, name, -name"})
 		}
 	}
-	if utf8.RuneCountInString(q.Q) > MaxQueryRunes {
+	if !plaintext.Valid(p.Q, false) {
+		// The search text is a client's text like any other field's; checked
+		// untrimmed, since TrimSpace takes U+0085 for a space.
+		errs = append(errs, FieldError{"q", plaintext.Message})
+	} else if utf8.RuneCountInString(q.Q) > MaxQueryRunes {
 		errs = append(errs, FieldError{"q", fmt.Sprintf("must be at most %d characters", MaxQueryRunes)})
 	}
 	q.MinPrice = priceBound("minPrice", p.MinPrice, &errs)
