@@ -289,3 +289,37 @@ func TestTraceCarried(t *testing.T) {
 		t.Errorf("order.confirmed traceparent %q does not continue trace %s", tp, sc.TraceID())
 	}
 }
+
+// TestOrderRequestedShippingAddress: the order takes the buy's address
+// from order.requested; an event without one (every event before buys
+// carried it) still makes an order, with no address yet.
+func TestOrderRequestedShippingAddress(t *testing.T) {
+	e := newEnv(t)
+	e.withMemoryBus(t)
+	tests := []struct {
+		name string
+		addr any // nil: left out
+		want string
+	}{
+		{"carried", "Ada Lovelace\r\n12 St James's Square\r\nLondon", "Ada Lovelace\r\n12 St James's Square\r\nLondon"},
+		{"left out", nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id := newID()
+			data := requested(id)
+			delete(data, "shippingAddress")
+			if tt.addr != nil {
+				data["shippingAddress"] = tt.addr
+			}
+			e.publish(t, id, data)
+			o, err := e.repo.ByID(context.Background(), id)
+			if err != nil {
+				t.Fatalf("order not created: %v", err)
+			}
+			if o.ShippingAddress != tt.want {
+				t.Errorf("shippingAddress = %q, want %q", o.ShippingAddress, tt.want)
+			}
+		})
+	}
+}

@@ -22,11 +22,13 @@ const (
 // RequestedData is the payload of order.requested, which the product
 // service publishes when every line of a purchase is reserved.
 type RequestedData struct {
-	OrderID     string          `json:"orderId"`
-	CustomerID  string          `json:"customerId"`
-	Items       []RequestedItem `json:"items"`
-	Currency    string          `json:"currency"`
-	RequestedAt time.Time       `json:"requestedAt"`
+	OrderID    string          `json:"orderId"`
+	CustomerID string          `json:"customerId"`
+	Items      []RequestedItem `json:"items"`
+	Currency   string          `json:"currency"`
+	// ShippingAddress is the buy's, left out when it named none.
+	ShippingAddress string    `json:"shippingAddress,omitempty"`
+	RequestedAt     time.Time `json:"requestedAt"`
 }
 
 // RequestedItem is one reserved line of order.requested, priced when it
@@ -77,7 +79,7 @@ type Events struct{}
 func (Events) OrderRequested(ctx context.Context, p *product.Purchase) (product.OutboxEvent, error) {
 	data := RequestedData{
 		OrderID: p.OrderID, CustomerID: p.CustomerID, Items: make([]RequestedItem, len(p.Lines)),
-		Currency: product.Currency, RequestedAt: p.UpdatedAt.UTC(),
+		Currency: product.Currency, ShippingAddress: p.ShippingAddress, RequestedAt: p.UpdatedAt.UTC(),
 	}
 	for i, l := range p.Lines {
 		data.Items[i] = RequestedItem{ProductID: l.ProductID, Name: l.Name, UnitPrice: Money(l.UnitPrice), Quantity: l.Quantity}

@@ -59,11 +59,14 @@ func newBuyHandler(log *slog.Logger, opts []Option) http.Handler {
 }
 
 // buyBody is either {items:[{productId, quantity}]} or the seed's
-// {ids:[...], quantity}. Unknown fields are refused by jsonbody.
+// {ids:[...], quantity}, with an optional shippingAddress (the shape and
+// rule of the order's, as PUT /api/orders/{orderId} takes it). Unknown
+// fields are refused by jsonbody.
 type buyBody struct {
-	Items    *[]buyItem `json:"items"`
-	IDs      *[]string  `json:"ids"`
-	Quantity *int64     `json:"quantity"`
+	Items           *[]buyItem `json:"items"`
+	IDs             *[]string  `json:"ids"`
+	Quantity        *int64     `json:"quantity"`
+	ShippingAddress *string    `json:"shippingAddress" jsonbody:"multiline"`
 }
 
 type buyItem struct {
@@ -117,7 +120,7 @@ func orderOf(p *product.Purchase) orderJSON {
 		ID: p.OrderID, CustomerID: p.CustomerID, Items: make([]orderItemJSON, len(p.Lines)),
 		Quantity: p.Quantity(), TotalAmount: money(p.Total()), Currency: product.Currency,
 		Status: "confirmed", StatusHistory: []historyJSON{{Status: "confirmed", Timestamp: created.UTC()}},
-		CreatedAt: created.UTC(), UpdatedAt: created.UTC(),
+		ShippingAddress: p.ShippingAddress, CreatedAt: created.UTC(), UpdatedAt: created.UTC(),
 	}
 	if p.Status == product.StatusReleased {
 		o.Status, o.UpdatedAt = "cancelled", p.UpdatedAt.UTC()
@@ -155,15 +158,18 @@ func (b *buyHandler) serve(w http.ResponseWriter, r *http.Request) int {
 				Message: fmt.Sprintf("must be one header of 1 to %d printable ASCII characters", product.MaxIdempotencyKeyLength)}))
 		}
 	}
-	lines, seedForm, err := decodeBuy(w, r)
-	if err != nil {
-		return fail(err)
-	}
 	claims, _ := auth.ClaimsFrom(r.Context())
-	p, err := b.flow.Buy(r.Context(), product.BuyRequest{CustomerID: claims.Subject, IdempotencyKey: key, Lines: lines})
+	req := product.BuyRequest{CustomerID: claims.Subject, IdempotencyKey: key}
+	var seedForm bool
+	var bad *problem.Problem
+	req.Lines, req.ShippingAddress, seedForm, bad = decodeBuy(w, r)
+	if bad != nil {
+		return fail(buyVerdict(bad, seedForm, req.Validate()))
+	}
+	p, err := b.flow.Buy(r.Context(), req)
 	var invalid *product.ValidationError
 	if seedForm && errors.As(err, &invalid) {
-		err = seedFields(invalid)
+		err = problem.Validation(seedFields(invalid)...)
 	}
 	if err != nil {
 		return fail(err)
@@ -178,13 +184,18 @@ func (b *buyHandler) serve(w http.ResponseWriter, r *http.Request) int {
 }
 
 // decodeBuy reads either form of the body into lines; seedForm says it
-// was {ids, quantity}, whose fields errors must name.
-func decodeBuy(w http.ResponseWriter, r *http.Request) (lines []product.Line, seedForm bool, err error) {
+// was {ids, quantity}, whose fields errors must name. A body refused field
+// by field still returns what could be read, for the core's verdict on it.
+func decodeBuy(w http.ResponseWriter, r *http.Request) (lines []product.Line, addr *string, seedForm bool, bad *problem.Problem) {
 	var body buyBody
+	var shape, errs []problem.FieldError
 	if p := jsonbody.Decode(w, r, &body); p != nil {
-		return nil, false, p
+		if p.Status != http.StatusUnprocessableEntity {
+			return nil, nil, false, p
+		}
+		shape = p.Errors
 	}
-	var errs []problem.FieldError
+	addr = body.ShippingAddress
 	switch {
 	case body.Items != nil && body.IDs != nil:
 		errs = append(errs, problem.FieldError{Field: "ids", Message: "must not be sent with items"})
@@ -219,15 +230,30 @@ func decodeBuy(w http.ResponseWriter, r *http.Request) (lines []product.Line, se
 	default:
 		errs = append(errs, problem.FieldError{Field: "items", Message: "is required"})
 	}
-	if len(errs) > 0 {
-		return nil, seedForm, problem.Validation(errs...)
+	// A field of the wrong type is also missing here; say it once.
+	if errs = problem.MergeFields(shape, errs); len(errs) > 0 {
+		return lines, addr, seedForm, problem.Validation(errs...)
 	}
-	return lines, seedForm, nil
+	return lines, addr, seedForm, nil
+}
+
+// buyVerdict adds the core's verdict on what could be read of a buy body
+// to the body's own field errors, named as the form sent them.
+func buyVerdict(decoded *problem.Problem, seedForm bool, verdict error) *problem.Problem {
+	var invalid *product.ValidationError
+	if decoded.Status != http.StatusUnprocessableEntity || !errors.As(verdict, &invalid) {
+		return decoded
+	}
+	fields := fieldErrors(invalid)
+	if seedForm {
+		fields = seedFields(invalid)
+	}
+	return problem.Validation(problem.MergeFields(decoded.Errors, fields)...)
 }
 
 // seedFields renames the core's items[i].productId and items[i].quantity
 // to the seed form's ids[i] and quantity.
-func seedFields(v *product.ValidationError) error {
+func seedFields(v *product.ValidationError) []problem.FieldError {
 	fields := make([]problem.FieldError, 0, len(v.Errors))
 	seen := map[string]bool{}
 	for _, f := range v.Errors {
@@ -245,7 +271,7 @@ func seedFields(v *product.ValidationError) error {
 			fields = append(fields, problem.FieldError{Field: name, Message: f.Message})
 		}
 	}
-	return problem.Validation(fields...)
+	return fields
 }
 
 // writeError answers the flow's own outcomes, and leaves the rest to the

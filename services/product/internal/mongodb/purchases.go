@@ -68,6 +68,7 @@ type purchaseDoc struct {
 	IdempotencyKey  string               `bson:"idempotencyKey"`
 	BodyHash        string               `bson:"bodyHash"`
 	Lines           []lineDoc            `bson:"lines"`
+	ShippingAddress string               `bson:"shippingAddress,omitempty"`
 	Status          string               `bson:"status"`
 	Reason          string               `bson:"reason,omitempty"`
 	ReasonProductID string               `bson:"reasonProductId,omitempty"`
@@ -114,6 +115,7 @@ func (d *purchaseDoc) purchase() *product.Purchase {
 		CustomerID:      d.CustomerID,
 		BodyHash:        d.BodyHash,
 		Lines:           make([]product.PurchaseLine, len(d.Lines)),
+		ShippingAddress: d.ShippingAddress,
 		Status:          product.PurchaseStatus(d.Status),
 		Reason:          product.RejectReason(d.Reason),
 		ReasonProductID: d.ReasonProductID,
@@ -147,7 +149,8 @@ func (r *Purchases) Create(ctx context.Context, p *product.Purchase) error {
 	p.OrderID = orderID
 	d := purchaseDoc{
 		ID: p.OrderID, CustomerID: p.CustomerID, IdempotencyKey: storedKey(p), BodyHash: p.BodyHash,
-		Lines: toLineDocs(p.Lines), Status: string(p.Status), CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
+		Lines: toLineDocs(p.Lines), ShippingAddress: p.ShippingAddress, Status: string(p.Status),
+		CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
 	}
 	if _, err := r.coll.InsertOne(ctx, d); err != nil {
 		p.OrderID = ""

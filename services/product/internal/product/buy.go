@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/travluk/ecom/services/platform/failpoint"
@@ -114,6 +115,28 @@ type BuyRequest struct {
 	// IdempotencyKey is optional; see Buy.
 	IdempotencyKey string
 	Lines          []Line
+	// ShippingAddress is optional (nil: none); see ValidateShippingAddress.
+	ShippingAddress *string
+}
+
+// Validate returns a *ValidationError listing every invalid field of r, or
+// nil.
+func (r BuyRequest) Validate() error {
+	var errs []FieldError
+	for _, err := range []error{ValidateLines(r.Lines), ValidateShippingAddress(r.ShippingAddress)} {
+		if v, ok := err.(*ValidationError); ok {
+			errs = append(errs, v.Errors...)
+		}
+	}
+	return validation(errs)
+}
+
+// shippingAddress is the address as stored: trimmed, "" for none.
+func (r BuyRequest) shippingAddress() string {
+	if r.ShippingAddress == nil {
+		return ""
+	}
+	return strings.TrimSpace(*r.ShippingAddress)
 }
 
 // Buy reserves every line for a new order and asks the order service for
@@ -128,15 +151,15 @@ type BuyRequest struct {
 // released, or else rolled back by the sweeper).
 //
 // With an idempotency key, a repeated buy of the same customer with the
-// same lines returns the first one's purchase (waiting again if it is
+// same lines and shipping address returns the first one's purchase (waiting again if it is
 // still requested) or its error, and reserves nothing more; with other
-// lines it is ErrIdempotencyKeyReused, and while the first is still
+// lines or another address it is ErrIdempotencyKeyReused, and while the first is still
 // reserving ErrBuyInProgress.
 func (f *Flow) Buy(ctx context.Context, req BuyRequest) (*Purchase, error) {
-	if err := ValidateLines(req.Lines); err != nil {
+	if err := req.Validate(); err != nil {
 		return nil, err
 	}
-	hash := BodyHash(req.Lines)
+	hash := BodyHash(req.Lines, req.shippingAddress())
 	if req.IdempotencyKey != "" {
 		prev, err := f.purchases.ByKey(ctx, req.CustomerID, req.IdempotencyKey)
 		switch {
@@ -155,7 +178,8 @@ func (f *Flow) start(ctx context.Context, req BuyRequest, hash string, retry boo
 	now := f.now().UTC().Truncate(time.Millisecond)
 	p := &Purchase{
 		CustomerID: req.CustomerID, IdempotencyKey: req.IdempotencyKey, BodyHash: hash,
-		Lines: make([]PurchaseLine, len(req.Lines)), Status: StatusReserving, CreatedAt: now, UpdatedAt: now,
+		Lines: make([]PurchaseLine, len(req.Lines)), ShippingAddress: req.shippingAddress(),
+		Status: StatusReserving, CreatedAt: now, UpdatedAt: now,
 	}
 	for i, l := range req.Lines {
 		p.Lines[i] = PurchaseLine{ProductID: l.ProductID, Quantity: l.Quantity}

@@ -20,6 +20,9 @@ const (
 	MaxBuyQuantity = 1000
 	// MaxIdempotencyKeyLength bounds an Idempotency-Key, in bytes.
 	MaxIdempotencyKeyLength = 255
+	// MaxShippingAddressLength is the order service's limit on an
+	// order's shipping address.
+	MaxShippingAddressLength = 500
 )
 
 // Currency is the one currency of the catalog.
@@ -154,15 +157,34 @@ func ValidIdempotencyKey(key string) bool {
 	return true
 }
 
-// BodyHash is the fingerprint of a buy's lines that an idempotency key is
-// bound to. Lines are compared as a set, so the seed's {ids, quantity}
-// and the same lines as items in any order are the same request.
-func BodyHash(lines []Line) string {
+// ValidateShippingAddress checks a buy's shipping address by the order
+// service's rule for one (PUT /api/orders/{id}): trimmed, 1 to
+// MaxShippingAddressLength characters. nil (none sent) is valid.
+func ValidateShippingAddress(addr *string) error {
+	if addr == nil {
+		return nil
+	}
+	if n := utf8.RuneCountInString(strings.TrimSpace(*addr)); n == 0 || n > MaxShippingAddressLength {
+		return validation([]FieldError{{"shippingAddress", fmt.Sprintf("must be 1 to %d characters", MaxShippingAddressLength)}})
+	}
+	return nil
+}
+
+// BodyHash is the fingerprint of a buy's lines and shipping address (as
+// stored: trimmed, "" for none) that an idempotency key is bound to. Lines
+// are compared as a set, so the seed's {ids, quantity} and the same lines
+// as items in any order are the same request. Without an address the hash
+// is what it was before buys carried one, so that keys recorded then
+// still replay.
+func BodyHash(lines []Line, shippingAddress string) string {
 	sorted := slices.Clone(lines)
 	slices.SortFunc(sorted, func(a, b Line) int { return strings.Compare(a.ProductID, b.ProductID) })
 	h := sha256.New()
 	for _, l := range sorted {
 		fmt.Fprintf(h, "%q:%d\n", l.ProductID, l.Quantity)
+	}
+	if shippingAddress != "" {
+		fmt.Fprintf(h, "shippingAddress:%q\n", shippingAddress)
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
@@ -193,7 +215,10 @@ type Purchase struct {
 	IdempotencyKey string
 	BodyHash       string
 	Lines          []PurchaseLine
-	Status         PurchaseStatus
+	// ShippingAddress is where the order goes, trimmed, or "" when the
+	// buy named none; order.requested carries it to the order.
+	ShippingAddress string
+	Status          PurchaseStatus
 	// Reason and ReasonProductID say why a rejected purchase was
 	// rejected, and for which product.
 	Reason          RejectReason

@@ -1,6 +1,7 @@
 package product
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"strings"
 	"testing"
@@ -43,15 +44,23 @@ func TestValidateLines(t *testing.T) {
 }
 
 func TestBodyHash(t *testing.T) {
-	a := BodyHash([]Line{{"x", 1}, {"y", 2}})
-	if b := BodyHash([]Line{{"y", 2}, {"x", 1}}); a != b {
+	a := BodyHash([]Line{{"x", 1}, {"y", 2}}, "")
+	if b := BodyHash([]Line{{"y", 2}, {"x", 1}}, ""); a != b {
 		t.Error("the order of lines changes the hash")
 	}
-	if b := BodyHash([]Line{{"x", 1}, {"y", 3}}); a == b {
+	if b := BodyHash([]Line{{"x", 1}, {"y", 3}}, ""); a == b {
 		t.Error("another quantity has the same hash")
 	}
-	if b := BodyHash([]Line{{"x\"", 1}}); b == BodyHash([]Line{{"x", 1}}) {
+	if b := BodyHash([]Line{{"x\"", 1}}, ""); b == BodyHash([]Line{{"x", 1}}, "") {
 		t.Error("quoting collides")
+	}
+	// Keys recorded before buys carried an address must still replay: with
+	// none, the hash is the old one, sha256 of the quoted lines.
+	if old := fmt.Sprintf("%x", sha256.Sum256([]byte("\"x\":1\n\"y\":2\n"))); a != old {
+		t.Errorf("hash without an address %s, want the old %s", a, old)
+	}
+	if b := BodyHash([]Line{{"x", 1}, {"y", 2}}, "1 Main St"); b == a || b == BodyHash([]Line{{"x", 1}, {"y", 2}}, "2 Main St") {
+		t.Error("the shipping address does not change the hash")
 	}
 }
 
