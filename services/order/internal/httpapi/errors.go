@@ -25,11 +25,7 @@ func (h *handlers) writeError(w http.ResponseWriter, r *http.Request, err error)
 	case errors.As(err, &p):
 		// Already a problem (from jsonbody or the body's shape).
 	case errors.As(err, &invalid):
-		fields := make([]problem.FieldError, len(invalid.Errors))
-		for i, f := range invalid.Errors {
-			fields[i] = problem.FieldError{Field: f.Field, Message: f.Message}
-		}
-		p = problem.Validation(fields...)
+		p = problem.Validation(fieldErrors(invalid)...)
 	case errors.Is(err, order.ErrNotFound):
 		p = problem.New(http.StatusNotFound, "not_found", "No such order.")
 	case errors.Is(err, order.ErrForbidden):
@@ -48,4 +44,23 @@ func (h *handlers) writeError(w http.ResponseWriter, r *http.Request, err error)
 		p = problem.Internal()
 	}
 	problem.Write(w, p)
+}
+
+func fieldErrors(v *order.ValidationError) []problem.FieldError {
+	fields := make([]problem.FieldError, len(v.Errors))
+	for i, f := range v.Errors {
+		fields[i] = problem.FieldError{Field: f.Field, Message: f.Message}
+	}
+	return fields
+}
+
+// withCoreVerdict answers the body's field errors together with what the
+// core says of the fields that could be read, so that one answer lists
+// every mistake.
+func withCoreVerdict(body []problem.FieldError, verdict error) *problem.Problem {
+	var invalid *order.ValidationError
+	if errors.As(verdict, &invalid) {
+		body = problem.MergeFields(body, fieldErrors(invalid))
+	}
+	return problem.Validation(body...)
 }

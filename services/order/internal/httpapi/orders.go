@@ -144,27 +144,31 @@ func (h *handlers) getStatus(w http.ResponseWriter, r *http.Request) {
 // raw so that an absent field can be told from null.
 type statusBody struct {
 	Status json.RawMessage `json:"status"`
-	Note   json.RawMessage `json:"note"`
+	Note   json.RawMessage `json:"note" jsonbody:"multiline"`
 }
 
 func (h *handlers) changeStatus(w http.ResponseWriter, r *http.Request) {
 	var body statusBody
-	if p := jsonbody.Decode(w, r, &body); p != nil {
-		h.writeError(w, r, p)
+	errs, bad := decodeFields(w, r, &body)
+	if bad != nil {
+		h.writeError(w, r, bad)
 		return
 	}
-	var errs []problem.FieldError
 	status := stringField("status", body.Status, true, &errs)
 	note := stringField("note", body.Note, false, &errs)
-	if len(errs) > 0 {
-		h.writeError(w, r, problem.Validation(errs...))
-		return
+	var to order.Status
+	if status != nil {
+		to = order.Status(*status)
 	}
 	var n string
 	if note != nil {
 		n = *note
 	}
-	o, err := h.svc.ChangeStatus(r.Context(), actor(r), mux.Vars(r)["orderId"], order.Status(*status), n)
+	if len(errs) > 0 {
+		h.writeError(w, r, withCoreVerdict(errs, order.ValidateStatusChange(to, n)))
+		return
+	}
+	o, err := h.svc.ChangeStatus(r.Context(), actor(r), mux.Vars(r)["orderId"], to, n)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -175,23 +179,23 @@ func (h *handlers) changeStatus(w http.ResponseWriter, r *http.Request) {
 // detailsBody is the body of PUT /api/orders/{orderId}: only these two
 // fields; any other (status, items, totalAmount…) is refused as unknown.
 type detailsBody struct {
-	ShippingAddress json.RawMessage `json:"shippingAddress"`
-	Notes           json.RawMessage `json:"notes"`
+	ShippingAddress json.RawMessage `json:"shippingAddress" jsonbody:"multiline"`
+	Notes           json.RawMessage `json:"notes" jsonbody:"multiline"`
 }
 
 func (h *handlers) update(w http.ResponseWriter, r *http.Request) {
 	var body detailsBody
-	if p := jsonbody.Decode(w, r, &body); p != nil {
-		h.writeError(w, r, p)
+	errs, bad := decodeFields(w, r, &body)
+	if bad != nil {
+		h.writeError(w, r, bad)
 		return
 	}
-	var errs []problem.FieldError
 	d := order.Details{
 		ShippingAddress: stringField("shippingAddress", body.ShippingAddress, false, &errs),
 		Notes:           stringField("notes", body.Notes, false, &errs),
 	}
 	if len(errs) > 0 {
-		h.writeError(w, r, problem.Validation(errs...))
+		h.writeError(w, r, withCoreVerdict(errs, d.Validate()))
 		return
 	}
 	o, err := h.svc.Update(r.Context(), actor(r), mux.Vars(r)["orderId"], d)
@@ -200,6 +204,21 @@ func (h *handlers) update(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, orderOf(o))
+}
+
+// decodeFields decodes the body into dst. A body refused as a whole (400,
+// 413, 415) comes back as bad; one refused field by field gives its field
+// errors, with dst filled as far as it could be, so that the handler adds
+// the checks of the other fields to the same answer.
+func decodeFields(w http.ResponseWriter, r *http.Request, dst any) (errs []problem.FieldError, bad *problem.Problem) {
+	p := jsonbody.Decode(w, r, dst)
+	if p == nil {
+		return nil, nil
+	}
+	if p.Status != http.StatusUnprocessableEntity || len(p.Errors) == 0 {
+		return nil, p
+	}
+	return p.Errors, nil
 }
 
 // stringField reads a JSON string field: nil when absent (an error when

@@ -189,17 +189,10 @@ func (s *Service) List(ctx context.Context, q ListQuery) (ListPage, error) {
 // by the store: each attempt is conditional on the status it read, and a
 // loser re-reads and re-checks, so two conflicting moves never both apply.
 func (s *Service) ChangeStatus(ctx context.Context, a Actor, id string, to Status, note string) (*Order, error) {
-	var errs []FieldError
-	if !to.Valid() {
-		errs = append(errs, FieldError{Field: "status", Message: "must be one of " + statusList()})
-	}
-	note = strings.TrimSpace(note)
-	if utf8.RuneCountInString(note) > MaxStatusNoteLength {
-		errs = append(errs, FieldError{Field: "note", Message: fmt.Sprintf("must be at most %d characters", MaxStatusNoteLength)})
-	}
-	if err := validation(errs); err != nil {
+	if err := ValidateStatusChange(to, note); err != nil {
 		return nil, err
 	}
+	note = strings.TrimSpace(note)
 	for range maxStatusChangeRounds {
 		o, err := s.Get(ctx, a, id)
 		if err != nil {
@@ -232,23 +225,44 @@ func (s *Service) ChangeStatus(ctx context.Context, a Actor, id string, to Statu
 	return nil, ErrConflict
 }
 
-// Update changes an order's shipping address and notes, for its owner or
-// an admin, while the order is before shipping (ErrAlreadyShipped after).
-// The address, when given, is trimmed and must not be empty.
-func (s *Service) Update(ctx context.Context, a Actor, id string, d Details) (*Order, error) {
+// ValidateStatusChange returns a *ValidationError listing what is wrong
+// with a move to status to with note, or nil; ChangeStatus checks the same.
+func ValidateStatusChange(to Status, note string) error {
+	var errs []FieldError
+	if !to.Valid() {
+		errs = append(errs, FieldError{Field: "status", Message: "must be one of " + statusList()})
+	}
+	if utf8.RuneCountInString(strings.TrimSpace(note)) > MaxStatusNoteLength {
+		errs = append(errs, FieldError{Field: "note", Message: fmt.Sprintf("must be at most %d characters", MaxStatusNoteLength)})
+	}
+	return validation(errs)
+}
+
+// Validate returns a *ValidationError listing every invalid field of d, or
+// nil; Update checks the same.
+func (d Details) Validate() error {
 	var errs []FieldError
 	if d.ShippingAddress != nil {
-		addr := strings.TrimSpace(*d.ShippingAddress)
-		d.ShippingAddress = &addr
-		if addr == "" || utf8.RuneCountInString(addr) > MaxAddressLength {
+		if n := utf8.RuneCountInString(strings.TrimSpace(*d.ShippingAddress)); n == 0 || n > MaxAddressLength {
 			errs = append(errs, FieldError{Field: "shippingAddress", Message: fmt.Sprintf("must be 1 to %d characters", MaxAddressLength)})
 		}
 	}
 	if d.Notes != nil && utf8.RuneCountInString(*d.Notes) > MaxNotesLength {
 		errs = append(errs, FieldError{Field: "notes", Message: fmt.Sprintf("must be at most %d characters", MaxNotesLength)})
 	}
-	if err := validation(errs); err != nil {
+	return validation(errs)
+}
+
+// Update changes an order's shipping address and notes, for its owner or
+// an admin, while the order is before shipping (ErrAlreadyShipped after).
+// The address, when given, is trimmed and must not be empty.
+func (s *Service) Update(ctx context.Context, a Actor, id string, d Details) (*Order, error) {
+	if err := d.Validate(); err != nil {
 		return nil, err
+	}
+	if d.ShippingAddress != nil {
+		addr := strings.TrimSpace(*d.ShippingAddress)
+		d.ShippingAddress = &addr
 	}
 	o, err := s.Get(ctx, a, id)
 	if err != nil {
