@@ -1,11 +1,13 @@
 // Package httproute adds a service's routes to a gorilla/mux router the way
 // HTTP wants them answered: HEAD wherever GET is served, and a wrong method
 // on a served path answered 405 with an Allow header, as an RFC 9457
-// problem, before any handler (and so before authentication) runs.
+// problem, before any handler (and so before authentication) runs. Query
+// refuses query parameters a handler does not take.
 package httproute
 
 import (
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -121,4 +123,44 @@ func rank(m string) int {
 		return 5
 	}
 	return 6
+}
+
+// Query returns a handler that answers a request naming a query parameter
+// other than params with a 422 problem (code "validation_failed", one
+// {field, "unknown query parameter"} per name), and passes the rest to h.
+// A parameter a handler would ignore is refused rather than ignored, as an
+// unknown body field is: a misspelt ?limt=5 must not look like it worked.
+// With no params, any query is refused.
+func Query(h http.Handler, params ...string) http.Handler {
+	takes := "This resource takes no query parameters."
+	if len(params) > 0 {
+		takes = "This resource takes only " + strings.Join(params, ", ") + "."
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.RawQuery == "" {
+			h.ServeHTTP(w, r)
+			return
+		}
+		// A malformed pair is dropped by ParseQuery, as by r.URL.Query(),
+		// which every handler reads; what it parsed is what is checked.
+		values, _ := url.ParseQuery(r.URL.RawQuery)
+		var unknown []string
+		for name := range values {
+			if !slices.Contains(params, name) {
+				unknown = append(unknown, name)
+			}
+		}
+		if len(unknown) == 0 {
+			h.ServeHTTP(w, r)
+			return
+		}
+		slices.Sort(unknown)
+		fields := make([]problem.FieldError, len(unknown))
+		for i, name := range unknown {
+			fields[i] = problem.FieldError{Field: name, Message: "unknown query parameter"}
+		}
+		p := problem.Validation(fields...)
+		p.Detail = "Unknown query parameter: " + strings.Join(unknown, ", ") + ". " + takes
+		problem.Write(w, p)
+	})
 }

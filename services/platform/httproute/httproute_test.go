@@ -118,3 +118,56 @@ func TestHeadIsGetWithoutBody(t *testing.T) {
 		}
 	}
 }
+
+// TestQuery: parameters a handler takes pass, any other is a 422 naming
+// each, before the handler runs.
+func TestQuery(t *testing.T) {
+	reached := false
+	h := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { reached = true })
+	tests := []struct {
+		name   string
+		params []string
+		query  string
+		status int
+		fields []string
+	}{
+		{"no query", nil, "", 200, nil},
+		{"takes none, gets one", nil, "x=1", 422, []string{"x"}},
+		{"a known one", []string{"limit", "cursor"}, "limit=5&cursor=abc", 200, nil},
+		{"a known one repeated", []string{"limit"}, "limit=5&limit=6", 200, nil},
+		{"unknown ones, sorted", []string{"limit"}, "limt=5&limit=1&Limit=2", 422, []string{"Limit", "limt"}},
+		{"a name without a value", []string{"limit"}, "debug", 422, []string{"debug"}},
+		{"an escaped name", []string{"limit"}, "li%6Dit=1&%00=1", 422, []string{"\x00"}},
+		{"only separators", nil, "&&", 200, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reached = false
+			rec := httptest.NewRecorder()
+			Query(h, tt.params...).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/things?"+tt.query, nil))
+			if rec.Code != tt.status || reached != (tt.status == 200) {
+				t.Fatalf("status %d, handler reached %v; want %d", rec.Code, reached, tt.status)
+			}
+			if tt.status == 200 {
+				return
+			}
+			var p struct {
+				Code   string `json:"code"`
+				Errors []struct{ Field, Message string }
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || rec.Header().Get("Content-Type") != "application/problem+json" {
+				t.Fatalf("not a problem: %s", rec.Body)
+			}
+			var fields []string
+			for _, e := range p.Errors {
+				if e.Message != "unknown query parameter" {
+					t.Errorf("message %q", e.Message)
+				}
+				fields = append(fields, e.Field)
+			}
+			if p.Code != "validation_failed" || strings.Join(fields, ",") != strings.Join(tt.fields, ",") {
+				t.Errorf("code %s fields %q, want validation_failed %q", p.Code, fields, tt.fields)
+			}
+		})
+	}
+}
