@@ -129,3 +129,42 @@ func testSameMistakeSameStatus(t *testing.T, svc *service) {
 		})
 	}
 }
+
+// testUnknownQuery sends a query parameter to every route, none of which
+// takes one: each answers 422 naming it, and nothing is done (the login
+// starts no session, the logout ends none).
+func testUnknownQuery(t *testing.T, svc *service) {
+	a := svc.register(t, "Quinn")
+	tok := svc.login(t, a.email, a.password)
+	tests := []struct {
+		method, path, token string
+		body                any
+	}{
+		{"POST", "/api/customers/register", "", map[string]string{"name": "Q", "email": "q-" + uniq() + "@example.com", "password": "long enough"}},
+		{"POST", "/api/customers/login", "", map[string]string{"email": a.email, "password": a.password}},
+		{"POST", "/api/customers/refresh", "", map[string]string{"refreshToken": tok.refresh}},
+		{"POST", "/api/customers/logout", tok.access, nil},
+		{"GET", "/api/customers/home", tok.access, nil},
+		{"GET", "/api/customers/me", tok.access, nil},
+		{"GET", "/api/customers/openapi.json", "", nil},
+		{"GET", "/api/customers/" + a.id, tok.access, nil},
+		{"PUT", "/api/customers/" + a.id, tok.access, map[string]string{"name": "Changed"}},
+		{"GET", "/.well-known/jwks.json", "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			r := expect(t, svc.do(req{method: tt.method, path: tt.path + "?verbose=1&fields=id", token: tt.token, body: tt.body}), 422, "unknown query parameters")
+			code, got := problemFields(t, r)
+			if want := []string{"fields: unknown query parameter", "verbose: unknown query parameter"}; code != "validation_failed" || !slices.Equal(got, want) {
+				t.Errorf("problem %s fields %q, want validation_failed %q", code, got, want)
+			}
+		})
+	}
+	// The refused refresh did not spend the token, the refused logout
+	// ended nothing, the refused update changed nothing.
+	expect(t, svc.do(req{method: "GET", path: "/api/customers/me", token: tok.access}), 200, "the session is live")
+	if p := svc.do(req{method: "GET", path: "/api/customers/me", token: tok.access}).json(t); p["name"] != "Quinn" {
+		t.Errorf("a refused update changed the profile: %v", p)
+	}
+	expect(t, svc.do(req{method: "POST", path: "/api/customers/refresh", body: map[string]string{"refreshToken": tok.refresh}}), 200, "the refresh token is unspent")
+}

@@ -57,6 +57,7 @@ func TestAPI(t *testing.T) {
 	t.Run("bad bodies change nothing", func(t *testing.T) { testBadBodies(t, svc) })
 	t.Run("every field error at once", func(t *testing.T) { testFieldErrors(t, svc) })
 	t.Run("same mistake, same status", func(t *testing.T) { testSameMistakeSameStatus(t, svc) })
+	t.Run("unknown query parameters", func(t *testing.T) { testUnknownQuery(t, svc) })
 	t.Run("login", func(t *testing.T) { testLogin(t, svc) })
 	t.Run("authenticated reads", func(t *testing.T) { testAuthenticatedReads(t, svc) })
 	t.Run("update", func(t *testing.T) { testUpdate(t, svc) })

@@ -41,17 +41,20 @@ func NewHandler(svc *customer.Service, v *auth.Verifier, jwks http.Handler, o Op
 		h.log = slog.New(slog.DiscardHandler)
 	}
 	r := httproute.NewRouter()
-	httproute.Handle(r, "/api/customers/register", httproute.Methods{http.MethodPost: http.HandlerFunc(h.register)})
-	httproute.Handle(r, "/api/customers/login", httproute.Methods{http.MethodPost: http.HandlerFunc(h.login)})
-	httproute.Handle(r, "/api/customers/refresh", httproute.Methods{http.MethodPost: http.HandlerFunc(h.refresh)})
-	httproute.Handle(r, "/api/customers/logout", httproute.Methods{http.MethodPost: v.Authenticate(http.HandlerFunc(h.logout))})
-	httproute.Handle(r, "/api/customers/home", httproute.Methods{http.MethodGet: v.Authenticate(http.HandlerFunc(h.home))})
-	httproute.Handle(r, "/api/customers/me", httproute.Methods{http.MethodGet: v.Authenticate(http.HandlerFunc(h.me))})
-	httproute.Handle(r, "/api/customers/openapi.json", httproute.Methods{http.MethodGet: openapi.Handler(OpenAPI)})
+	// No route takes a query parameter; any is refused (httproute.Query),
+	// after authentication as a body would be.
+	none := httproute.Query
+	httproute.Handle(r, "/api/customers/register", httproute.Methods{http.MethodPost: none(http.HandlerFunc(h.register))})
+	httproute.Handle(r, "/api/customers/login", httproute.Methods{http.MethodPost: none(http.HandlerFunc(h.login))})
+	httproute.Handle(r, "/api/customers/refresh", httproute.Methods{http.MethodPost: none(http.HandlerFunc(h.refresh))})
+	httproute.Handle(r, "/api/customers/logout", httproute.Methods{http.MethodPost: v.Authenticate(none(http.HandlerFunc(h.logout)))})
+	httproute.Handle(r, "/api/customers/home", httproute.Methods{http.MethodGet: v.Authenticate(none(http.HandlerFunc(h.home)))})
+	httproute.Handle(r, "/api/customers/me", httproute.Methods{http.MethodGet: v.Authenticate(none(http.HandlerFunc(h.me)))})
+	httproute.Handle(r, "/api/customers/openapi.json", httproute.Methods{http.MethodGet: none(openapi.Handler(OpenAPI))})
 	httproute.Handle(r, "/api/customers/{customerId}", httproute.Methods{
-		http.MethodGet: v.Authenticate(http.HandlerFunc(h.get)),
-		http.MethodPut: v.Authenticate(http.HandlerFunc(h.update)),
+		http.MethodGet: v.Authenticate(none(http.HandlerFunc(h.get))),
+		http.MethodPut: v.Authenticate(none(http.HandlerFunc(h.update))),
 	})
-	httproute.Handle(r, "/.well-known/jwks.json", httproute.Methods{http.MethodGet: jwks})
+	httproute.Handle(r, "/.well-known/jwks.json", httproute.Methods{http.MethodGet: none(jwks)})
 	return r
 }

@@ -68,3 +68,48 @@ func TestOrderFieldErrorsAtOnce(t *testing.T) {
 		t.Errorf("multi-line address and notes: %s", r)
 	}
 }
+
+// TestUnknownQueryParameters: every route refuses a query parameter it
+// does not take with a 422 naming it, the list alongside its own ones; a
+// refused request changes nothing.
+func TestUnknownQueryParameters(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	o := e.order("ada")
+	tests := []struct {
+		method, path, body string
+		want               []string
+	}{
+		{"GET", "/api/orders?status=confirmed&sort=-createdAt", "", []string{"sort"}},
+		{"GET", "/api/orders/openapi.json?v=2", "", []string{"v"}},
+		{"GET", "/api/orders/status/" + o.ID + "?history=false", "", []string{"history"}},
+		{"PUT", "/api/orders/status/" + o.ID + "?notify=0", `{"status":"cancelled"}`, []string{"notify"}},
+		{"GET", "/api/orders/" + o.ID + "?expand=items", "", []string{"expand"}},
+		{"PUT", "/api/orders/" + o.ID + "?merge=1", `{"notes":"x"}`, []string{"merge"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			var body any
+			if tt.body != "" {
+				body = tt.body
+			}
+			r := e.do(req{method: tt.method, path: tt.path, token: e.ada, body: body})
+			if r.status != http.StatusUnprocessableEntity {
+				t.Fatalf("%s", r)
+			}
+			pr := decodeInto[apiProblem](t, r)
+			var want []string
+			for _, f := range tt.want {
+				want = append(want, f+": unknown query parameter")
+			}
+			if pr.Code != "validation_failed" || !cmp.Equal(problemFields(pr), want) {
+				t.Errorf("code %s fields %q, want %q", pr.Code, problemFields(pr), want)
+			}
+		})
+	}
+	if got := e.get(e.ada, o.ID); got.Status != "confirmed" || got.Notes != "" {
+		t.Errorf("refused requests changed the order: %+v", got)
+	}
+	if r := e.do(req{method: "GET", path: "/api/orders?status=confirmed&limit=5&cursor=", token: e.ada}); r.status != http.StatusOK {
+		t.Errorf("documented parameters: %s", r)
+	}
+}

@@ -32,15 +32,20 @@ func NewHandler(svc *order.Service, v *auth.Verifier, log *slog.Logger) *mux.Rou
 	}
 	h := &handlers{svc: svc, log: log}
 	r := httproute.NewRouter()
-	httproute.Handle(r, "/api/orders", httproute.Methods{http.MethodGet: v.Customer(http.HandlerFunc(h.list))})
-	httproute.Handle(r, "/api/orders/openapi.json", httproute.Methods{http.MethodGet: openapi.Handler(OpenAPI)})
+	// Only the list takes query parameters; any other is refused
+	// (httproute.Query), after authentication as a body would be.
+	query := httproute.Query
+	httproute.Handle(r, "/api/orders", httproute.Methods{
+		http.MethodGet: v.Customer(query(http.HandlerFunc(h.list), "status", "customerId", "limit", "cursor")),
+	})
+	httproute.Handle(r, "/api/orders/openapi.json", httproute.Methods{http.MethodGet: query(openapi.Handler(OpenAPI))})
 	httproute.Handle(r, "/api/orders/status/{orderId}", httproute.Methods{
-		http.MethodGet: v.Customer(http.HandlerFunc(h.getStatus)),
-		http.MethodPut: v.Customer(http.HandlerFunc(h.changeStatus)),
+		http.MethodGet: v.Customer(query(http.HandlerFunc(h.getStatus))),
+		http.MethodPut: v.Customer(query(http.HandlerFunc(h.changeStatus))),
 	})
 	httproute.Handle(r, "/api/orders/{orderId}", httproute.Methods{
-		http.MethodGet: v.Customer(http.HandlerFunc(h.get)),
-		http.MethodPut: v.Customer(http.HandlerFunc(h.update)),
+		http.MethodGet: v.Customer(query(http.HandlerFunc(h.get))),
+		http.MethodPut: v.Customer(query(http.HandlerFunc(h.update))),
 	})
 	return r
 }

@@ -72,3 +72,49 @@ func TestProductFieldErrorsAtOnce(t *testing.T) {
 		t.Errorf("multi-line description: %s", r)
 	}
 }
+
+// TestUnknownQueryParameters: every route refuses a query parameter it
+// does not take with a 422 naming it, the list alongside its own ones; a
+// refused request changes nothing.
+func TestUnknownQueryParameters(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	p := e.create("Bell", "5.00", 2)
+	tests := []struct {
+		method, path, token, body string
+		want                      []string
+	}{
+		{"GET", "/api/products?limit=5&limt=5&sort=price&order=asc", "", "", []string{"limt", "order"}},
+		{"POST", "/api/products?dryRun=true", e.admin, `{"name":"X","description":"","price":1,"stock":1}`, []string{"dryRun"}},
+		{"POST", "/api/products/buy?confirm=0", e.customer, `{"items":[{"productId":"` + p.ID + `","quantity":1}]}`, []string{"confirm"}},
+		{"GET", "/api/products/openapi.json?format=yaml", "", "", []string{"format"}},
+		{"GET", "/api/products/" + p.ID + "?fields=name", "", "", []string{"fields"}},
+		{"PUT", "/api/products/" + p.ID + "?force=1", e.admin, `{"price":9}`, []string{"force"}},
+		{"DELETE", "/api/products/" + p.ID + "?soft=1", e.admin, "", []string{"soft"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			var body any
+			if tt.body != "" {
+				body = tt.body
+			}
+			r := e.do(req{method: tt.method, path: tt.path, token: tt.token, body: body})
+			if r.status != http.StatusUnprocessableEntity {
+				t.Fatalf("%s", r)
+			}
+			pr := decodeInto[apiProblem](t, r)
+			var want []string
+			for _, f := range tt.want {
+				want = append(want, f+": unknown query parameter")
+			}
+			if pr.Code != "validation_failed" || !cmp.Equal(problemFields(pr), want) {
+				t.Errorf("code %s fields %q, want %q", pr.Code, problemFields(pr), want)
+			}
+		})
+	}
+	if got, _ := e.get(p.ID); got.Price.String() != "5.00" || got.Stock.String() != "2" {
+		t.Errorf("refused requests changed the product: %+v", got)
+	}
+	if r := e.do(req{method: "GET", path: "/api/products?limit=5&sort=price&q=bell&minPrice=1&maxPrice=9&inStock=true&cursor="}); r.status != http.StatusOK {
+		t.Errorf("every documented parameter: %s", r)
+	}
+}

@@ -31,16 +31,19 @@ func NewHandler(svc *product.Service, v *auth.Verifier, log *slog.Logger, opts .
 	}
 	h := &handlers{svc: svc, log: log}
 	r := httproute.NewRouter()
+	// Only the list takes query parameters; any other is refused
+	// (httproute.Query), after authentication as a body would be.
+	query := httproute.Query
 	httproute.Handle(r, "/api/products", httproute.Methods{
-		http.MethodGet:  http.HandlerFunc(h.list),
-		http.MethodPost: v.Admin(http.HandlerFunc(h.create)),
+		http.MethodGet:  query(http.HandlerFunc(h.list), "limit", "cursor", "q", "minPrice", "maxPrice", "inStock", "sort"),
+		http.MethodPost: v.Admin(query(http.HandlerFunc(h.create))),
 	})
-	httproute.Handle(r, "/api/products/buy", httproute.Methods{http.MethodPost: v.Customer(newBuyHandler(log, opts))})
-	httproute.Handle(r, "/api/products/openapi.json", httproute.Methods{http.MethodGet: openapi.Handler(OpenAPI)})
+	httproute.Handle(r, "/api/products/buy", httproute.Methods{http.MethodPost: v.Customer(query(newBuyHandler(log, opts)))})
+	httproute.Handle(r, "/api/products/openapi.json", httproute.Methods{http.MethodGet: query(openapi.Handler(OpenAPI))})
 	httproute.Handle(r, "/api/products/{productId}", httproute.Methods{
-		http.MethodGet:    http.HandlerFunc(h.get),
-		http.MethodPut:    v.Admin(http.HandlerFunc(h.update)),
-		http.MethodDelete: v.Admin(http.HandlerFunc(h.delete)),
+		http.MethodGet:    query(http.HandlerFunc(h.get)),
+		http.MethodPut:    v.Admin(query(http.HandlerFunc(h.update))),
+		http.MethodDelete: v.Admin(query(http.HandlerFunc(h.delete))),
 	})
 	return r
 }
