@@ -113,3 +113,39 @@ func TestUnknownQueryParameters(t *testing.T) {
 		t.Errorf("documented parameters: %s", r)
 	}
 }
+
+// TestSameMistakeSameStatus sends the same mistakes to every order route
+// that reads a body: a missing required field is 422 naming it, as in the
+// customer and product services, null is no value, and an empty partial
+// update is no mistake.
+func TestSameMistakeSameStatus(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	o := e.order("ada")
+	tests := []struct {
+		name, method, path, body string
+		status                   int
+		want                     []string
+	}{
+		{"status {}", "PUT", "/api/orders/status/" + o.ID, `{}`, 422, []string{"status: is required"}},
+		{"status with nulls", "PUT", "/api/orders/status/" + o.ID, `{"status":null,"note":null}`, 422,
+			[]string{"status: must be a string", "note: must be a string"}},
+		{"details with nulls", "PUT", "/api/orders/" + o.ID, `{"shippingAddress":null,"notes":null}`, 422,
+			[]string{"shippingAddress: must be a string", "notes: must be a string"}},
+		{"details {} changes nothing", "PUT", "/api/orders/" + o.ID, `{}`, 200, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.do(req{method: tt.method, path: tt.path, token: e.ada, body: tt.body})
+			if r.status != tt.status {
+				t.Fatalf("%s, want %d", r, tt.status)
+			}
+			if tt.status != http.StatusUnprocessableEntity {
+				return
+			}
+			pr := decodeInto[apiProblem](t, r)
+			if pr.Code != "validation_failed" || !cmp.Equal(problemFields(pr), tt.want) {
+				t.Errorf("code %s fields (-want +got):\n%s", pr.Code, cmp.Diff(tt.want, problemFields(pr)))
+			}
+		})
+	}
+}

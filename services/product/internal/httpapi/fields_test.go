@@ -118,3 +118,43 @@ func TestUnknownQueryParameters(t *testing.T) {
 		t.Errorf("every documented parameter: %s", r)
 	}
 }
+
+// TestSameMistakeSameStatus sends the same mistakes to every product
+// route that reads a body: a missing required field is 422 naming it, as
+// in the customer and order services, null is no value, and an empty
+// partial update is no mistake.
+func TestSameMistakeSameStatus(t *testing.T) {
+	b := newBuyEnv(t, buyOptions{confirm: true})
+	p := b.create("Drum", "15.00", 3)
+	tests := []struct {
+		name, method, path, token, body string
+		status                          int
+		want                            []string
+	}{
+		{"create {}", "POST", "/api/products", b.admin, `{}`, 422,
+			[]string{"name: is required", "description: is required", "price: is required", "stock: is required"}},
+		{"buy {}", "POST", "/api/products/buy", b.customer, `{}`, 422, []string{"items: is required"}},
+		{"buy with an empty line", "POST", "/api/products/buy", b.customer, `{"items":[{}]}`, 422,
+			[]string{"items[0].productId: is required", "items[0].quantity: is required"}},
+		{"create with nulls", "POST", "/api/products", b.admin, `{"name":null,"description":null,"price":null,"stock":null}`, 422,
+			[]string{"name: must be a string", "description: must be a string", "price: must be a number", "stock: must be a number"}},
+		{"buy with nulls", "POST", "/api/products/buy", b.customer, `{"items":null,"shippingAddress":null}`, 422,
+			[]string{"items: must be an array", "shippingAddress: must be a string"}},
+		{"update {} changes nothing", "PUT", "/api/products/" + p.ID, b.admin, `{}`, 200, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := b.do(req{method: tt.method, path: tt.path, token: tt.token, body: tt.body})
+			if r.status != tt.status {
+				t.Fatalf("%s, want %d", r, tt.status)
+			}
+			if tt.status != http.StatusUnprocessableEntity {
+				return
+			}
+			pr := decodeInto[apiProblem](t, r)
+			if pr.Code != "validation_failed" || !cmp.Equal(problemFields(pr), tt.want) {
+				t.Errorf("code %s fields (-want +got):\n%s", pr.Code, cmp.Diff(tt.want, problemFields(pr)))
+			}
+		})
+	}
+}
