@@ -150,12 +150,14 @@ func (b *buyHandler) serve(w http.ResponseWriter, r *http.Request) int {
 	if b.flow == nil {
 		return fail(fmt.Errorf("%w: buying is not configured", product.ErrUnavailable))
 	}
+	// A bad key is answered with the body's field errors, not alone.
+	var keyErrs []problem.FieldError
 	key, keySent := "", len(r.Header.Values("Idempotency-Key")) > 0
 	if keySent {
 		key = r.Header.Get("Idempotency-Key")
 		if len(r.Header.Values("Idempotency-Key")) > 1 || !product.ValidIdempotencyKey(key) {
-			return fail(problem.Validation(problem.FieldError{Field: "Idempotency-Key",
-				Message: fmt.Sprintf("must be one header of 1 to %d printable ASCII characters", product.MaxIdempotencyKeyLength)}))
+			keyErrs = []problem.FieldError{{Field: "Idempotency-Key",
+				Message: fmt.Sprintf("must be one header of 1 to %d printable ASCII characters", product.MaxIdempotencyKeyLength)}}
 		}
 	}
 	claims, _ := auth.ClaimsFrom(r.Context())
@@ -163,8 +165,15 @@ func (b *buyHandler) serve(w http.ResponseWriter, r *http.Request) int {
 	var seedForm bool
 	var bad *problem.Problem
 	req.Lines, req.ShippingAddress, seedForm, bad = decodeBuy(w, r)
-	if bad != nil {
-		return fail(buyVerdict(bad, seedForm, req.Validate()))
+	if bad != nil && bad.Status != http.StatusUnprocessableEntity {
+		return fail(bad) // 400, 413, 415: the body as a whole
+	}
+	if bad != nil || keyErrs != nil {
+		if bad == nil {
+			bad = problem.Validation()
+		}
+		verdict := buyVerdict(bad, seedForm, req.Validate())
+		return fail(problem.Validation(append(keyErrs, verdict.Errors...)...))
 	}
 	p, err := b.flow.Buy(r.Context(), req)
 	var invalid *product.ValidationError

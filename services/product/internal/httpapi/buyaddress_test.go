@@ -18,22 +18,29 @@ func TestBuyFieldErrorsAtOnce(t *testing.T) {
 	b := newBuyEnv(t, buyOptions{confirm: true})
 	p := b.create("Lamp", "10.00", 10)
 	tests := []struct {
-		name, body string
-		want       []string
+		name, key, body string
+		want            []string
 	}{
-		{"shape and values", fmt.Sprintf(`{"items":[{"productId":%q,"quantity":"2"},{"productId":"","quantity":0,"price":1}],"shippingAddress":"  "}`, p.ID),
+		{"a bad Idempotency-Key with the body's faults", "bad\tkey", `{"items":[],"extra":1}`,
+			[]string{"Idempotency-Key: must be one header of 1 to 255 printable ASCII characters",
+				"extra: unknown field", "items: must have 1 to 50 lines"}},
+		{"shape and values", "", fmt.Sprintf(`{"items":[{"productId":%q,"quantity":"2"},{"productId":"","quantity":0,"price":1}],"shippingAddress":"  "}`, p.ID),
 			[]string{"items[0].quantity: must be an integer", "items[1].price: unknown field",
 				"items[1].productId: is required", "items[1].quantity: must be a whole number from 1 to 1000",
 				"shippingAddress: must be 1 to 500 characters"}},
-		{"control characters", fmt.Sprintf(`{"items":[{"productId":"%s\u0000","quantity":1}],"shippingAddress":"1 Main St\u0000"}`, p.ID),
+		{"control characters", "", fmt.Sprintf(`{"items":[{"productId":"%s\u0000","quantity":1}],"shippingAddress":"1 Main St\u0000"}`, p.ID),
 			[]string{"items[0].productId: " + noControl, "shippingAddress: " + noControlMultiline}},
-		{"seed form", fmt.Sprintf(`{"ids":[%q,%q],"quantity":0,"shippingAddress":7}`, p.ID, p.ID),
+		{"seed form", "", fmt.Sprintf(`{"ids":[%q,%q],"quantity":0,"shippingAddress":7}`, p.ID, p.ID),
 			[]string{"shippingAddress: must be a string", "quantity: must be a whole number from 1 to 1000",
 				"ids[1]: appears more than once (also items[0])"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := b.buy(b.customer, tt.body, nil)
+			var header map[string]string
+			if tt.key != "" {
+				header = map[string]string{"Idempotency-Key": tt.key}
+			}
+			r := b.buy(b.customer, tt.body, header)
 			if r.status != http.StatusUnprocessableEntity {
 				t.Fatalf("%s", r)
 			}
