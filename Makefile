@@ -10,11 +10,19 @@ STATICCHECK_VERSION := v0.8.2
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-run: ## run the whole shop on http://localhost:8080 (embedded MongoDB, Redis and event bus; data in ./.data)
-	$(GO) run ./dev/cmd/travluk
+# run and seed build the program first and then exec it, so that Ctrl-C
+# reaches it alone under make: it stops cleanly and exits 0, and make adds
+# no error of its own.
+TRAVLUK_BUILD = @echo "travluk: building ./dev/cmd/travluk into bin/ (seconds once built; the first build takes a minute or more, longer when Go downloads the modules first)" && \
+	$(GO) build -o bin/travluk ./dev/cmd/travluk
 
-seed: ## make run, with a demo catalog of 300 products loaded first into an empty catalog
-	SEED_CATALOG=true $(GO) run ./dev/cmd/travluk
+run: ## run the whole shop on http://localhost:8080: embedded MongoDB, Redis and event bus, a demo catalog in an empty catalog, data in ./.data
+	$(TRAVLUK_BUILD)
+	@exec bin/travluk
+
+seed: ## make run, loading the demo catalog into an empty catalog even on a real MongoDB (MONGODB_URI)
+	$(TRAVLUK_BUILD)
+	@exec env SEED_CATALOG=true bin/travluk
 
 stores: ## run only the embedded MongoDB (:27017) and Redis (:6380), to run a service on its own
 	$(GO) run ./dev/cmd/stores

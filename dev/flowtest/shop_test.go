@@ -110,6 +110,9 @@ func newShop(t *testing.T, amqpURL string) *shop {
 		"BUY_CONFIRM_WAIT": confirmWait.String(),
 		"PURCHASE_TIMEOUT": purchaseTimeout.String(),
 		"AMQP_URL":         amqpURL,
+		// Only the products each test creates, as before `make run`
+		// loaded the demo catalog by default.
+		"SEED_CATALOG": "false",
 	}
 	if amqpURL != "" {
 		// Here, before start: the namespace's cleanup runs after the

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,45 +37,67 @@ type Addrs struct {
 }
 
 // Run starts the stack and blocks until ctx ends or a part of it fails; then
-// it stops every part before returning. onReady, if not nil, is called once
-// every listener is bound (the services may still be connecting to their
-// stores: poll their /readyz).
+// it stops every part before returning, nil after a clean stop. It writes
+// one progress line per step to stdout, and "ready" once every service
+// answers through the ingress stand-in; onReady, if not nil, is called then
+// too.
 //
-// It reads DATA_DIR (default .data), INGRESS_ADDR (default :8080),
+// It reads DATA_DIR (default .data), INGRESS_ADDR (default 127.0.0.1:8080),
 // CUSTOMER_ADDR (default 127.0.0.1:8081), PRODUCT_ADDR (default
 // 127.0.0.1:8082), ORDER_ADDR (default 127.0.0.1:8083), MONGODB_URI and
 // REDIS_URL (embedded servers when unset), AMQP_URL (an in-process bus when
-// unset) and
-// SEED_CATALOG ("true" loads the demo catalog into an empty catalog first),
-// and passes the rest of the environment to the services.
+// unset) and SEED_CATALOG ("true" loads the demo catalog into an empty
+// catalog first), and passes the rest of the environment to the services.
+// An address it cannot listen on, or a server named that does not answer
+// within seconds, fails the start with a *SettingError naming the variable.
 func Run(ctx context.Context, getenv func(string) string, stdout io.Writer, onReady func(Addrs)) error {
+	p := &progress{w: stdout, began: time.Now()}
 	log := slog.New(slog.NewTextHandler(stdout, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	dataDir := valueOr(getenv("DATA_DIR"), ".data")
-	ingressAddr := valueOr(getenv("INGRESS_ADDR"), ":8080")
-	customerAddr := valueOr(getenv("CUSTOMER_ADDR"), "127.0.0.1:8081")
-	productAddr := valueOr(getenv("PRODUCT_ADDR"), "127.0.0.1:8082")
-	orderAddr := valueOr(getenv("ORDER_ADDR"), "127.0.0.1:8083")
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return fmt.Errorf("data directory: %w", err)
+	cfg, err := loadSettings(getenv)
+	if err != nil {
+		return err
+	}
+	// The stand-in's port is held from here on; the services' ports are
+	// only checked, as each service binds its own.
+	ln, err := listen("INGRESS_ADDR", cfg.ingressAddr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	for _, a := range []struct{ name, addr string }{
+		{"CUSTOMER_ADDR", cfg.customerAddr}, {"PRODUCT_ADDR", cfg.productAddr}, {"ORDER_ADDR", cfg.orderAddr},
+	} {
+		if err := checkFree(a.name, a.addr); err != nil {
+			return err
+		}
+	}
+	if err := checkServers(ctx, cfg); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
+		return &SettingError{Name: "DATA_DIR", Value: cfg.dataDir, Problem: "cannot create it", Err: err}
 	}
 
-	mongoURI := getenv("MONGODB_URI")
+	mongoURI := cfg.mongoURI
 	if mongoURI == "" {
-		store, err := mongoembed.Start(ctx, mongoembed.Options{Dir: filepath.Join(dataDir, "ferretdb"), Logger: log})
+		dir := filepath.Join(cfg.dataDir, "ferretdb")
+		store, err := mongoembed.Start(ctx, mongoembed.Options{Dir: dir, Logger: log})
 		if err != nil {
 			return fmt.Errorf("embedded MongoDB: %w", err)
 		}
 		defer store.Close()
 		mongoURI = store.URI()
-		// The URI is logged (it holds no secret) so that a program running
+		// The URI is printed (it holds no secret) so that a program running
 		// the stack as a subprocess, such as the tests of dev/flowtest, can
 		// look at the stores.
-		log.Info("embedded MongoDB (FerretDB, SQLite) started", "dir", filepath.Join(dataDir, "ferretdb"), "uri", mongoURI)
+		p.say("embedded MongoDB (FerretDB on SQLite) started in %s, uri=%s", dir, mongoURI)
+	} else {
+		p.say("MONGODB_URI answers: %s", redacted(mongoURI))
 	}
-	redisURL := getenv("REDIS_URL")
+	redisURL := cfg.redisURL
 	if redisURL == "" {
 		cache, err := redisembed.Start("127.0.0.1:0")
 		if err != nil {
@@ -82,11 +105,13 @@ func Run(ctx context.Context, getenv func(string) string, stdout io.Writer, onRe
 		}
 		defer cache.Close()
 		redisURL = cache.URL()
-		log.Info("embedded Redis (miniredis) started; sessions end when this process stops")
+		p.say("embedded Redis (miniredis) started; logged-in sessions end when this process stops")
+	} else {
+		p.say("REDIS_URL answers: %s", redacted(redisURL))
 	}
 
-	if getenv("SEED_CATALOG") == "true" {
-		if err := seedCatalog(ctx, mongoURI, log); err != nil {
+	if cfg.seedCatalog {
+		if err := seedCatalog(ctx, mongoURI, p); err != nil {
 			return err
 		}
 	}
@@ -95,28 +120,26 @@ func Run(ctx context.Context, getenv func(string) string, stdout io.Writer, onRe
 	// publish only once the consumer has handled it (DESIGN §3); with it,
 	// each service connects to RabbitMQ itself.
 	var bus eventBus
-	if getenv("AMQP_URL") == "" {
+	if cfg.amqpURL == "" {
 		bus = messaging.NewMemoryBus(messaging.MemoryOptions{Logger: log})
-		log.Info("in-process event bus started; set AMQP_URL to use RabbitMQ")
+		p.say("in-process event bus started (AMQP_URL would use RabbitMQ)")
+	} else {
+		p.say("AMQP_URL answers: %s", redacted(cfg.amqpURL))
 	}
 
 	// Every service gets its own database, as in the cluster, whatever
 	// MONGODB_DATABASE the user's environment holds.
-	jwksURL := "http://" + customerAddr + "/.well-known/jwks.json"
+	jwksURL := "http://" + cfg.customerAddr + "/.well-known/jwks.json"
 	runProduct := func(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 		return productserver.RunWithOptions(ctx, getenv, stdout, productserver.Options{Bus: bus})
 	}
 	runOrder := func(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 		return orderserver.RunWithOptions(ctx, getenv, stdout, orderserver.Options{Bus: bus})
 	}
-	services := []struct {
-		name, addr string
-		run        func(context.Context, func(string) string, io.Writer) error
-		env        map[string]string
-	}{
-		{"customer", customerAddr, customerserver.Run, map[string]string{"MONGODB_DATABASE": "customer"}},
-		{"product", productAddr, runProduct, map[string]string{"MONGODB_DATABASE": productDatabase, "JWKS_URL": jwksURL}},
-		{"order", orderAddr, runOrder, map[string]string{"MONGODB_DATABASE": "order", "JWKS_URL": jwksURL}},
+	services := []service{
+		{"customer", cfg.customerAddr, customerserver.Run, map[string]string{"MONGODB_DATABASE": "customer"}},
+		{"product", cfg.productAddr, runProduct, map[string]string{"MONGODB_DATABASE": productDatabase, "JWKS_URL": jwksURL}},
+		{"order", cfg.orderAddr, runOrder, map[string]string{"MONGODB_DATABASE": "order", "JWKS_URL": jwksURL}},
 	}
 	failed := make(chan error, len(services)+1)
 	var running sync.WaitGroup
@@ -129,7 +152,7 @@ func Run(ctx context.Context, getenv func(string) string, stdout io.Writer, onRe
 			"HTTP_ADDR":   s.addr,
 			"MONGODB_URI": mongoURI,
 			"REDIS_URL":   redisURL,
-			"DATA_DIR":    dataDir,
+			"DATA_DIR":    cfg.dataDir,
 		}
 		maps.Copy(values, s.env)
 		env := overlay(getenv, values)
@@ -148,17 +171,27 @@ func Run(ctx context.Context, getenv func(string) string, stdout io.Writer, onRe
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", ingressAddr)
-	if err != nil {
-		return fmt.Errorf("ingress stand-in: %w", err)
-	}
 	front := &http.Server{Handler: proxy, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := front.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			failed <- fmt.Errorf("ingress stand-in: %w", err)
 		}
 	}()
-	log.Info("travluk is up", "url", "http://"+displayAddr(ln.Addr()), "data", dataDir)
+	// First of the deferred steps: requests in flight through the stand-in
+	// finish (a buy waits for its order) while the services still run.
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_ = front.Shutdown(ctx)
+	}()
+
+	if err := waitReady(ctx, ln.Addr().String(), services, failed, p); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting: not a failure
+		}
+		return err
+	}
+	p.ready("http://"+displayAddr(ln.Addr()), cfg.dataDir)
 	if onReady != nil {
 		onReady(Addrs{Ingress: ln.Addr().String(), Services: backends, MongoURI: mongoURI})
 	}
@@ -166,30 +199,50 @@ func Run(ctx context.Context, getenv func(string) string, stdout io.Writer, onRe
 	var runErr error
 	select {
 	case <-ctx.Done():
+		p.say("stopping")
 	case runErr = <-failed:
 		if runErr == nil {
 			runErr = errors.New("a service stopped unexpectedly")
 		}
 	}
-	cancel()
-	shutdownCtx, done := context.WithTimeout(context.Background(), 10*time.Second)
-	defer done()
-	_ = front.Shutdown(shutdownCtx)
 	return runErr
 }
 
-func valueOr(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
+// service is one service of the shop, run in-process.
+type service struct {
+	name, addr string
+	run        func(context.Context, func(string) string, io.Writer) error
+	env        map[string]string // its settings over the user's environment
 }
 
-// displayAddr turns ":8080" style listen addresses into something a person
-// can paste into a browser.
+// progress prints the steps of a start for the person waiting on it, each
+// one line with the time since the start began.
+type progress struct {
+	w     io.Writer
+	began time.Time
+}
+
+func (p *progress) say(format string, args ...any) {
+	fmt.Fprintf(p.w, "travluk: %s (%.1fs)\n", fmt.Sprintf(format, args...), time.Since(p.began).Seconds())
+}
+
+// ready prints the line a person waits for, and the URLs waitReady has just
+// seen answer.
+func (p *progress) ready(base, dataDir string) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "travluk: ready in %.1fs on %s (data in %s; Ctrl-C stops it)\n", time.Since(p.began).Seconds(), base, dataDir)
+	for _, e := range EntryPoints() {
+		fmt.Fprintf(&b, "  %-50s %s\n", base+e.Path, e.What)
+	}
+	b.WriteString("  README.md, \"Try it\": register, log in and buy with curl\n")
+	io.WriteString(p.w, b.String())
+}
+
+// displayAddr turns ":8080" and "127.0.0.1:8080" style listen addresses
+// into what the README and a person type: localhost:8080.
 func displayAddr(a net.Addr) string {
 	host, port, err := net.SplitHostPort(a.String())
-	if err != nil || host == "" || host == "::" || host == "0.0.0.0" {
+	if err != nil || host == "" || host == "::" || host == "0.0.0.0" || host == "127.0.0.1" {
 		return "localhost:" + port
 	}
 	return net.JoinHostPort(host, port)
@@ -218,7 +271,7 @@ type eventBus interface {
 const productDatabase = "product"
 
 // seedCatalog loads the demo catalog unless the catalog has products already.
-func seedCatalog(ctx context.Context, mongoURI string, log *slog.Logger) error {
+func seedCatalog(ctx context.Context, mongoURI string, p *progress) error {
 	client, err := mongoconn.Connect(ctx, mongoURI)
 	if err != nil {
 		return fmt.Errorf("seed: %w", err)
@@ -228,6 +281,10 @@ func seedCatalog(ctx context.Context, mongoURI string, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
-	log.Info("demo catalog", "loaded", n, "note", "nothing is loaded into a catalog that has products")
+	if n == 0 {
+		p.say("demo catalog not loaded: the catalog has products already")
+	} else {
+		p.say("demo catalog of %d products loaded into the empty catalog (SEED_CATALOG=false starts empty)", n)
+	}
 	return nil
 }

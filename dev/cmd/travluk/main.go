@@ -1,8 +1,12 @@
 // Command travluk runs the whole shop in one process for a developer with
 // nothing but Go: an embedded MongoDB-compatible store (FerretDB on SQLite),
 // an embedded Redis (miniredis), every service, and the ingress stand-in on
-// http://localhost:8080. MONGODB_URI and REDIS_URL point it at real servers
-// instead. It is what `make run` starts.
+// http://localhost:8080. MONGODB_URI, REDIS_URL and AMQP_URL point it at
+// real servers instead. It is what `make run` starts.
+//
+// It exits 0 after a clean stop on SIGINT (Ctrl-C) or SIGTERM, and 1 with
+// one line on stderr when the shop cannot start or fails; a second signal
+// ends it at once.
 package main
 
 import (
@@ -18,8 +22,29 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := stack.Run(ctx, os.Getenv, os.Stdout, nil); err != nil {
+	go func() {
+		<-ctx.Done()
+		stop() // from now on a signal has its default effect
+	}()
+	if err := stack.Run(ctx, withMakeRunDefaults(os.Getenv), os.Stdout, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "travluk:", err)
 		os.Exit(1)
+	}
+	if ctx.Err() != nil {
+		fmt.Println("travluk: stopped")
+	}
+}
+
+// withMakeRunDefaults is getenv with the defaults that make the README's
+// first purchase work: unless SEED_CATALOG says otherwise, the demo catalog
+// is loaded into an empty embedded catalog. A real MongoDB (MONGODB_URI)
+// gets demo products only when asked (`make seed`).
+func withMakeRunDefaults(getenv func(string) string) func(string) string {
+	return func(name string) string {
+		v := getenv(name)
+		if name == "SEED_CATALOG" && v == "" && getenv("MONGODB_URI") == "" {
+			return "true"
+		}
+		return v
 	}
 }
