@@ -10,6 +10,7 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/travluk/ecom/services/platform/mongoconn"
 	"github.com/travluk/ecom/services/platform/redisconn"
@@ -101,7 +102,37 @@ func checkRedis(ctx context.Context, rawURL string) error {
 		return err
 	}
 	defer client.Close()
+	// The client's pool retries a refused dial in the background and logs
+	// each attempt to stderr; a plain dial first keeps a wrong address to
+	// the one line Run's caller prints.
+	if err := dialAny(ctx, client.Options().Network, redisAddrs(client.Options().Addr, rawURL)); err != nil {
+		return err
+	}
 	return client.Ping(ctx).Err()
+}
+
+// redisAddrs is where a Redis URL points: the server, or for a URL that
+// names Sentinels (master_name), the Sentinels.
+func redisAddrs(addr, rawURL string) []string {
+	if opt, err := redis.ParseFailoverURL(rawURL); err == nil && opt.MasterName != "" {
+		return opt.SentinelAddrs
+	}
+	return []string{addr}
+}
+
+// dialAny returns nil once one of addrs accepts a connection, else the
+// last dial's error.
+func dialAny(ctx context.Context, network string, addrs []string) error {
+	var d net.Dialer
+	err := errors.New("no address")
+	for _, a := range addrs {
+		var conn net.Conn
+		conn, err = d.DialContext(ctx, network, a)
+		if err == nil {
+			return conn.Close()
+		}
+	}
+	return err
 }
 
 func checkAMQP(ctx context.Context, rawURL string) error {
