@@ -2,6 +2,7 @@ package stack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -43,20 +44,37 @@ func waitReady(ctx context.Context, ingressAddr string, services []service, stop
 	client := &http.Client{Timeout: 5 * time.Second}
 	for _, s := range services {
 		if err := pollOK(ctx, client, "http://"+s.addr+"/readyz", stopped); err != nil {
-			return fmt.Errorf("%s service not ready: %w", s.name, err)
+			return notReady(s.name+" service not ready", err)
 		}
 		p.say("%s service ready on %s", s.name, s.addr)
 	}
 	for _, e := range EntryPoints() {
 		if err := pollOK(ctx, client, "http://"+ingressAddr+e.Path, stopped); err != nil {
-			return fmt.Errorf("%s service not reachable through the ingress stand-in: %w", e.Service, err)
+			return notReady(e.Service+" service not reachable through the ingress stand-in", err)
 		}
 	}
 	return nil
 }
 
+// partStopped is a part of the shop that ended while Run waited for it;
+// its error says already which part and why.
+type partStopped struct{ err error }
+
+func (e *partStopped) Error() string { return e.err.Error() }
+
+func (e *partStopped) Unwrap() error { return e.err }
+
+// notReady is err as waitReady returns it: a part's own failure as it is,
+// a wait that ran out prefixed with what was waited for.
+func notReady(what string, err error) error {
+	if stopped, ok := errors.AsType[*partStopped](err); ok {
+		return stopped.err
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
 // pollOK requests url until it answers 200. It fails with the last answer
-// when ctx ends first, and with what stopped yields when that comes first.
+// when ctx ends first, and with a *partStopped when stopped yields first.
 func pollOK(ctx context.Context, client *http.Client, url string, stopped <-chan error) error {
 	for {
 		last := getStatus(ctx, client, url)
@@ -66,9 +84,9 @@ func pollOK(ctx context.Context, client *http.Client, url string, stopped <-chan
 		select {
 		case err := <-stopped:
 			if err == nil {
-				return fmt.Errorf("stopped while GET %s answered %s", url, last)
+				err = fmt.Errorf("a service stopped while GET %s answered %s", url, last)
 			}
-			return err
+			return &partStopped{err}
 		case <-ctx.Done():
 			return fmt.Errorf("GET %s: %s", url, last)
 		case <-time.After(50 * time.Millisecond):

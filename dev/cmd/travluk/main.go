@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/travluk/ecom/dev/stack"
@@ -27,7 +28,7 @@ func main() {
 		stop() // from now on a signal has its default effect
 	}()
 	if err := stack.Run(ctx, withMakeRunDefaults(os.Getenv), os.Stdout, nil); err != nil {
-		fmt.Fprintln(os.Stderr, "travluk:", err)
+		fmt.Fprintln(os.Stderr, "travluk:", oneLine(err))
 		os.Exit(1)
 	}
 	if ctx.Err() != nil {
@@ -47,4 +48,11 @@ func withMakeRunDefaults(getenv func(string) string) func(string) string {
 		}
 		return v
 	}
+}
+
+// oneLine keeps an error on the one line a person reads first: a service's
+// list of configuration problems, one a line, becomes one list.
+func oneLine(err error) string {
+	msg := strings.ReplaceAll(strings.TrimSpace(err.Error()), ":\n", ": ")
+	return strings.ReplaceAll(msg, "\n", "; ")
 }
