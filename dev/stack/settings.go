@@ -2,6 +2,7 @@ package stack
 
 import (
 	"fmt"
+	"log/slog"
 	"strconv"
 )
 
@@ -17,6 +18,14 @@ type settings struct {
 	redisURL     string // REDIS_URL; empty starts the embedded Redis
 	amqpURL      string // AMQP_URL; empty starts the in-process bus
 	seedCatalog  bool   // SEED_CATALOG
+	// logLevel is LOG_LEVEL, which the services read too: one variable
+	// sets the level of every log line of the process.
+	logLevel slog.Level
+}
+
+// logLevels are the values of LOG_LEVEL, as the services take them.
+var logLevels = map[string]slog.Level{
+	"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError,
 }
 
 // Every listener defaults to loopback: the shop on a laptop serves only that
@@ -51,6 +60,11 @@ func loadSettings(getenv func(string) string) (settings, error) {
 		}
 		s.seedCatalog = seed
 	}
+	level, ok := logLevels[valueOr(getenv("LOG_LEVEL"), "info")]
+	if !ok {
+		return settings{}, fmt.Errorf("LOG_LEVEL=%s: want debug, info, warn or error", getenv("LOG_LEVEL"))
+	}
+	s.logLevel = level
 	return s, nil
 }
 

@@ -52,7 +52,6 @@ type Addrs struct {
 // within seconds, fails the start with a *SettingError naming the variable.
 func Run(ctx context.Context, getenv func(string) string, stdout io.Writer, onReady func(Addrs)) error {
 	p := &progress{w: stdout, began: time.Now()}
-	log := slog.New(slog.NewTextHandler(stdout, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -60,6 +59,9 @@ func Run(ctx context.Context, getenv func(string) string, stdout io.Writer, onRe
 	if err != nil {
 		return err
 	}
+	// JSON lines at LOG_LEVEL, as the services write theirs: one format for
+	// every log line of the process (the progress lines are not logs).
+	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.logLevel})).With("service", "stack")
 	// The stand-in's port is held from here on; the services' ports are
 	// only checked, as each service binds its own.
 	ln, err := listen("INGRESS_ADDR", cfg.ingressAddr)
