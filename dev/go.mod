@@ -14,6 +14,7 @@ require (
 	github.com/travluk/ecom/services/product v0.0.0-00010101000000-000000000000
 	go.mongodb.org/mongo-driver/v2 v2.10.0
 	modernc.org/sqlite v1.32.0
+	sigs.k8s.io/yaml v1.6.0
 )
 
 require (

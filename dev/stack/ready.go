@@ -26,6 +26,7 @@ type EntryPoint struct {
 // router, and the catalog one its store too.
 func EntryPoints() []EntryPoint {
 	return []EntryPoint{
+		{"stand-in", "/", "the APIs and events, rendered (dev/docspage)"},
 		{"product", "/api/products?limit=5", "the catalog"},
 		{"customer", "/api/customers/openapi.json", "the customer API (OpenAPI 3.1)"},
 		{"product", "/api/products/openapi.json", "the catalog and buy API"},

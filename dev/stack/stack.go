@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/travluk/ecom/dev/docspage"
 	"github.com/travluk/ecom/dev/ingress"
 	"github.com/travluk/ecom/dev/mongoembed"
 	"github.com/travluk/ecom/dev/redisembed"
@@ -173,7 +174,17 @@ func Run(ctx context.Context, getenv func(string) string, stdout io.Writer, onRe
 	if err != nil {
 		return err
 	}
-	front := &http.Server{Handler: proxy, ReadHeaderTimeout: 5 * time.Second}
+	docs, err := docsPage(log)
+	if err != nil {
+		return err
+	}
+	front := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if docspage.IsPagePath(r.URL.Path) {
+			docs.ServeHTTP(w, r)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := front.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			failed <- fmt.Errorf("ingress stand-in: %w", err)
@@ -208,6 +219,23 @@ func Run(ctx context.Context, getenv func(string) string, stdout io.Writer, onRe
 		}
 	}
 	return runErr
+}
+
+// docsPage is what the stand-in serves on / and /docs/: the page listing the
+// services' OpenAPI documents and the AsyncAPI document, rendered in the
+// browser. The cluster's Gateway has no such route; the page is for the
+// person running the shop on a laptop.
+func docsPage(log *slog.Logger) (http.Handler, error) {
+	asyncAPI, err := docspage.LoadAsyncAPI(".")
+	if err != nil {
+		log.Warn("the docs page will not show the events", "error", err)
+		asyncAPI = nil
+	}
+	return docspage.Handler([]docspage.Service{
+		{Name: "customer", Title: "Customers: accounts, login, tokens", OpenAPIPath: "/api/customers/openapi.json"},
+		{Name: "product", Title: "Catalog and buy", OpenAPIPath: "/api/products/openapi.json"},
+		{Name: "order", Title: "Orders", OpenAPIPath: "/api/orders/openapi.json"},
+	}, asyncAPI)
 }
 
 // service is one service of the shop, run in-process.
