@@ -18,6 +18,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/travluk/ecom/dev/docspage"
 	"github.com/travluk/ecom/dev/ingress"
 	"github.com/travluk/ecom/dev/mongoembed"
@@ -120,11 +122,12 @@ func Run(ctx context.Context, getenv func(string) string, stdout io.Writer, onRe
 	}
 
 	// Without AMQP_URL the services share an in-process bus that confirms a
-	// publish only once the consumer has handled it (DESIGN §3); with it,
-	// each service connects to RabbitMQ itself.
-	var bus eventBus
+	// publish only once the consumer has handled it (DESIGN §3), each
+	// through its own view so that its /metrics counts its own publishes
+	// and consumes; with it, each service connects to RabbitMQ itself.
+	var bus func(prometheus.Registerer) messaging.Bus
 	if cfg.amqpURL == "" {
-		bus = messaging.NewMemoryBus(messaging.MemoryOptions{Logger: log})
+		bus = messaging.NewMemoryBus(messaging.MemoryOptions{Logger: log}).For
 		p.say("in-process event bus started (AMQP_URL would use RabbitMQ)")
 	} else {
 		p.say("AMQP_URL answers: %s", redacted(cfg.amqpURL))
@@ -288,13 +291,6 @@ func overlay(base func(string) string, values map[string]string) func(string) st
 		}
 		return base(name)
 	}
-}
-
-// eventBus is what the product and order services need of the in-process
-// bus.
-type eventBus interface {
-	messaging.Publisher
-	messaging.Subscriber
 }
 
 // productDatabase is the product service's database under `make run`.

@@ -41,13 +41,6 @@ const startupTimeout = 30 * time.Second
 // allows a logged-out token at most 2 s.
 const sessionCacheTTL = time.Second
 
-// Bus is what the service needs from a message broker: publishing the
-// outbox and consuming its queue.
-type Bus interface {
-	messaging.Publisher
-	messaging.Subscriber
-}
-
 // Options are hooks for tests and embedding programs; the zero value is
 // what production uses.
 type Options struct {
@@ -55,9 +48,12 @@ type Options struct {
 	OnListen func(net.Addr)
 	// WrapHandler, if set, wraps the router.
 	WrapHandler func(*mux.Router) http.Handler
-	// Bus, if set, is used instead of RabbitMQ at AMQP_URL: `make run`
-	// passes its in-process *messaging.MemoryBus, shared by every service.
-	Bus Bus
+	// Bus, if set, is called once with the service's own metrics registry
+	// and its result used instead of RabbitMQ at AMQP_URL: `make run`
+	// passes the For of its in-process *messaging.MemoryBus, shared by
+	// every service, so that each service's /metrics counts its own
+	// publishes and consumes, as with RabbitMQ.
+	Bus func(prometheus.Registerer) messaging.Bus
 }
 
 // Run serves the order service until ctx ends. It reads its settings
@@ -124,8 +120,10 @@ func RunWithOptions(ctx context.Context, getenv func(string) string, stdout io.W
 	cancel()
 
 	checks := []httpserver.Check{mongoconn.Check(mongoClient), redisconn.Check(rdb)}
-	bus := o.Bus
-	if bus == nil {
+	var bus messaging.Bus
+	if o.Bus != nil {
+		bus = o.Bus(registry)
+	} else {
 		rabbit := messaging.NewRabbit(cfg.amqpURL, messaging.RabbitOptions{
 			Exchange: cfg.amqpExchange, QueuePrefix: cfg.amqpQueuePrefix,
 			Name: cfg.serviceName, Logger: logger, Registry: registry,

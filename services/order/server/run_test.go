@@ -44,7 +44,7 @@ func TestConfigurationErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var o server.Options
 			if tt.bus {
-				o.Bus = messaging.NewMemoryBus(messaging.MemoryOptions{})
+				o.Bus = messaging.NewMemoryBus(messaging.MemoryOptions{}).For
 			}
 			err := server.RunWithOptions(context.Background(), func(k string) string { return tt.env[k] }, io.Discard, o)
 			if err == nil {
@@ -75,7 +75,7 @@ func TestOrderFlow(t *testing.T) {
 	messagingtest.Consume(t, bus, messaging.Subscription{
 		Queue: "product", Types: []string{"order.confirmed", "order.cancelled"}, Handler: product.Handle,
 	})
-	s := start(t, baseEnv(t, iss), server.Options{Bus: bus})
+	s := start(t, baseEnv(t, iss), server.Options{Bus: bus.For})
 	ada, _ := iss.Token(t, "ada", auth.RoleCustomer)
 
 	for _, path := range []string{"/healthz", "/readyz"} {

@@ -21,7 +21,8 @@ type MemoryOptions struct {
 	DeliveryLimit int
 	// Logger receives retries and dead letters; nil discards.
 	Logger *slog.Logger
-	// Registry receives the messaging metrics; nil means none.
+	// Registry receives the messaging metrics of this bus's own publishes
+	// and consumers (not of the views For returns); nil means none.
 	Registry prometheus.Registerer
 }
 
@@ -34,10 +35,20 @@ type MemoryOptions struct {
 //
 // Handlers run in the publisher's goroutine; redeliveries happen at once,
 // within the same Publish. Events travel as JSON, as on the wire.
+//
+// Services sharing one bus each take their own view of it with For, so
+// that, as with RabbitMQ, a publish is counted in the publishing service's
+// registry and a delivery in the consuming service's.
 type MemoryBus struct {
-	limit   int
-	logger  *slog.Logger
-	metrics *metrics
+	shared  *memoryShared
+	metrics *metrics // this view's: its publishes and the queues it consumes
+}
+
+// memoryShared is what every view of one bus shares: its queues and dead
+// letters.
+type memoryShared struct {
+	limit  int
+	logger *slog.Logger
 
 	mu     sync.Mutex
 	queues map[string]*memoryQueue
@@ -45,8 +56,9 @@ type MemoryBus struct {
 }
 
 type memoryQueue struct {
-	ctx context.Context // the consumer's, for its handlers
-	sub Subscription
+	ctx     context.Context // the consumer's, for its handlers
+	sub     Subscription
+	metrics *metrics // of the view that consumes the queue
 }
 
 // NewMemoryBus returns an empty bus: until Consume declares a queue, every
@@ -59,12 +71,23 @@ func NewMemoryBus(o MemoryOptions) *MemoryBus {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &MemoryBus{
-		limit:   o.DeliveryLimit,
-		logger:  o.Logger,
+		shared: &memoryShared{
+			limit:  o.DeliveryLimit,
+			logger: o.Logger,
+			queues: make(map[string]*memoryQueue),
+			dead:   make(map[string][]Event),
+		},
 		metrics: newMetrics(o.Registry),
-		queues:  make(map[string]*memoryQueue),
-		dead:    make(map[string][]Event),
 	}
+}
+
+// For returns a view of the bus for one service: the same queues and dead
+// letters, with the messaging metrics of its publishes and of the queues it
+// consumes registered in reg (none when reg is nil) instead of the bus's
+// own Registry. It returns a Bus so that it can be handed to a service as
+// its bus constructor (server.Options.Bus).
+func (b *MemoryBus) For(reg prometheus.Registerer) Bus {
+	return &MemoryBus{shared: b.shared, metrics: newMetrics(reg)}
 }
 
 // Publish hands e to the handler of every queue bound to its type, one
@@ -102,7 +125,7 @@ func (b *MemoryBus) Publish(ctx context.Context, e Event) error {
 // deliver hands one event to q's handler until it succeeds, fails for
 // good or runs out of deliveries. It fails only when ctx ends first.
 func (b *MemoryBus) deliver(ctx context.Context, q *memoryQueue, body []byte) error {
-	name := q.sub.Queue
+	name, shared := q.sub.Queue, b.shared
 	for delivery := 0; ; delivery++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -110,40 +133,40 @@ func (b *MemoryBus) deliver(ctx context.Context, q *memoryQueue, body []byte) er
 		e, err := decodeEvent(body)
 		if err == nil {
 			if delivery == 0 {
-				b.metrics.consumeLag(name, e, time.Now())
+				q.metrics.consumeLag(name, e, time.Now())
 			}
 			err = handle(q.ctx, name, q.sub.Handler, e)
 		}
 		outcome := consumeAck
 		switch {
 		case err == nil:
-		case IsPermanent(err) || delivery >= b.limit:
+		case IsPermanent(err) || delivery >= shared.limit:
 			outcome = consumeDeadLetter
 		default:
 			outcome = consumeRetry
 		}
-		b.metrics.consumedInc(name, e.Type, outcome)
+		q.metrics.consumedInc(name, e.Type, outcome)
 		switch outcome {
 		case consumeAck:
 			return nil
 		case consumeDeadLetter:
-			b.logger.Warn("messaging: event dead-lettered", "queue", name, "type", e.Type, "id", e.ID, "deliveries", delivery+1, "err", err)
-			b.mu.Lock()
-			b.dead[name] = append(b.dead[name], e)
-			b.mu.Unlock()
+			shared.logger.Warn("messaging: event dead-lettered", "queue", name, "type", e.Type, "id", e.ID, "deliveries", delivery+1, "err", err)
+			shared.mu.Lock()
+			shared.dead[name] = append(shared.dead[name], e)
+			shared.mu.Unlock()
 			return nil
 		}
-		b.logger.Info("messaging: handler failed; delivering again", "queue", name, "type", e.Type, "id", e.ID, "deliveries", delivery+1, "err", err)
+		shared.logger.Info("messaging: handler failed; delivering again", "queue", name, "type", e.Type, "id", e.ID, "deliveries", delivery+1, "err", err)
 	}
 }
 
 // matching returns the queues bound to eventType, in name order so that
 // delivery is repeatable.
 func (b *MemoryBus) matching(eventType string) []*memoryQueue {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	b.shared.mu.Lock()
+	defer b.shared.mu.Unlock()
 	var qs []*memoryQueue
-	for _, q := range b.queues {
+	for _, q := range b.shared.queues {
 		for _, pattern := range q.sub.Types {
 			if topicMatch(pattern, eventType) {
 				qs = append(qs, q)
@@ -162,42 +185,43 @@ func (b *MemoryBus) Consume(ctx context.Context, subs ...Subscription) error {
 	if len(subs) == 0 {
 		return fmt.Errorf("messaging: Consume without subscriptions")
 	}
-	b.mu.Lock()
+	shared := b.shared
+	shared.mu.Lock()
 	for i, s := range subs {
 		err := s.validate()
-		if err == nil && b.queues[s.Queue] != nil {
+		if err == nil && shared.queues[s.Queue] != nil {
 			err = fmt.Errorf("messaging: queue %q is already consumed on this bus", s.Queue)
 		}
 		if err != nil {
 			for _, added := range subs[:i] {
-				delete(b.queues, added.Queue)
+				delete(shared.queues, added.Queue)
 			}
-			b.mu.Unlock()
+			shared.mu.Unlock()
 			return err
 		}
-		b.queues[s.Queue] = &memoryQueue{ctx: ctx, sub: s}
+		shared.queues[s.Queue] = &memoryQueue{ctx: ctx, sub: s, metrics: b.metrics}
 	}
 	for _, s := range subs {
 		// The bus encodes every event itself: none arrives malformed.
 		b.metrics.consumedInit(s, false)
 	}
-	b.mu.Unlock()
+	shared.mu.Unlock()
 
 	<-ctx.Done()
-	b.mu.Lock()
+	shared.mu.Lock()
 	for _, s := range subs {
-		delete(b.queues, s.Queue)
+		delete(shared.queues, s.Queue)
 	}
-	b.mu.Unlock()
+	shared.mu.Unlock()
 	return nil
 }
 
 // DeadLetters returns the events dead-lettered on queue so far, oldest
 // first. It is meant for tests.
 func (b *MemoryBus) DeadLetters(queue string) []Event {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]Event(nil), b.dead[queue]...)
+	b.shared.mu.Lock()
+	defer b.shared.mu.Unlock()
+	return append([]Event(nil), b.shared.dead[queue]...)
 }
 
 // topicMatch reports whether routing key matches an AMQP topic binding

@@ -145,3 +145,37 @@ func TestMemoryBusMetrics(t *testing.T) {
 		})
 	}
 }
+
+// TestMemoryBusViews shares one bus between two services, each with its
+// own registry: a publish counts in the publisher's, a delivery in the
+// consumer's, and neither in the other's.
+func TestMemoryBusViews(t *testing.T) {
+	bus := messaging.NewMemoryBus(messaging.MemoryOptions{})
+	pubReg, subReg := prometheus.NewRegistry(), prometheus.NewRegistry()
+	publisher, consumer := bus.For(pubReg), bus.For(subReg)
+	rec := messagingtest.NewRecorder(nil)
+	messagingtest.Consume(t, consumer, messaging.Subscription{Queue: "q", Types: []string{"thing.made"}, Handler: rec.Handle})
+	messagingtest.Publish(t, publisher, "thing.made", "one")
+
+	published := map[string]string{"type": "thing.made", "outcome": "confirmed"}
+	consumed := map[string]string{"queue": "q", "type": "thing.made", "outcome": "ack"}
+	tests := []struct {
+		name   string
+		reg    *prometheus.Registry
+		metric string
+		labels map[string]string
+		want   float64
+	}{
+		{"publisher counts its publish", pubReg, "messages_published_total", published, 1},
+		{"consumer counts its delivery", subReg, "messages_consumed_total", consumed, 1},
+		{"consumer did not publish", subReg, "messages_published_total", published, 0},
+		{"publisher did not consume", pubReg, "messages_consumed_total", consumed, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := counterValue(t, tt.reg, tt.metric, tt.labels); got != tt.want {
+				t.Errorf("%s%v = %v, want %v", tt.metric, tt.labels, got, tt.want)
+			}
+		})
+	}
+}

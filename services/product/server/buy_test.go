@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	amqp "github.com/rabbitmq/amqp091-go"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -30,7 +31,7 @@ import (
 // told to hold.
 type orderStandIn struct {
 	t    testing.TB
-	bus  server.Bus
+	bus  messaging.Bus
 	hold atomic.Bool
 
 	mu        sync.Mutex
@@ -79,7 +80,7 @@ func (o *orderStandIn) orders() map[string]int {
 
 // queueBus gives a shared broker's queues names of the test's own.
 type queueBus struct {
-	server.Bus
+	messaging.Bus
 	prefix string
 }
 
@@ -102,7 +103,7 @@ type flow struct {
 	customer string
 }
 
-func newFlow(t *testing.T, bus server.Bus, env map[string]string) *flow {
+func newFlow(t *testing.T, bus messaging.Bus, env map[string]string) *flow {
 	t.Helper()
 	iss := authtest.NewIssuer(t, testenv.Redis(t))
 	e := baseEnv(t, iss)
@@ -119,7 +120,7 @@ func newFlow(t *testing.T, bus server.Bus, env map[string]string) *flow {
 		}
 	}()
 	t.Cleanup(func() { cancel(); <-done })
-	s := startWith(t, e, server.Options{Bus: bus})
+	s := startWith(t, e, server.Options{Bus: func(prometheus.Registerer) messaging.Bus { return bus }})
 	mc, err := mongoconn.Connect(context.Background(), e["MONGODB_URI"])
 	if err != nil {
 		t.Fatal(err)

@@ -5,17 +5,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/travluk/ecom/services/platform/messaging"
 	"github.com/travluk/ecom/services/product/internal/product"
 )
-
-// Bus is what the order flow needs of a message broker: RabbitMQ in
-// production, the in-process *messaging.MemoryBus under `make run` and in
-// tests.
-type Bus interface {
-	messaging.Publisher
-	messaging.Subscriber
-}
 
 // sweepInterval is how often the sweeper looks for stuck purchases: a
 // sixth of the timeout, between 100 ms and 5 s, so that a stuck purchase

@@ -41,7 +41,7 @@ func baseEnv(t testing.TB, iss *authtest.Issuer) map[string]string {
 // waits until it listens.
 func start(t testing.TB, env map[string]string) *service {
 	t.Helper()
-	return startWith(t, env, server.Options{Bus: messaging.NewMemoryBus(messaging.MemoryOptions{})})
+	return startWith(t, env, server.Options{Bus: messaging.NewMemoryBus(messaging.MemoryOptions{}).For})
 }
 
 // startWith runs the service with env and o and waits until it listens.

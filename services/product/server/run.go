@@ -50,9 +50,12 @@ type Options struct {
 	OnListen func(net.Addr)
 	// WrapHandler, if set, wraps the router.
 	WrapHandler func(*mux.Router) http.Handler
-	// Bus, if set, is used instead of RabbitMQ at AMQP_URL: `make run`
-	// passes its in-process *messaging.MemoryBus, shared by every service.
-	Bus Bus
+	// Bus, if set, is called once with the service's own metrics registry
+	// and its result used instead of RabbitMQ at AMQP_URL: `make run`
+	// passes the For of its in-process *messaging.MemoryBus, shared by
+	// every service, so that each service's /metrics counts its own
+	// publishes and consumes, as with RabbitMQ.
+	Bus func(prometheus.Registerer) messaging.Bus
 }
 
 // Run serves the product service until ctx ends. It reads its settings
@@ -135,8 +138,10 @@ func RunWithOptions(ctx context.Context, getenv func(string) string, stdout io.W
 	// The order flow: purchases with their outbox, the relay publishing
 	// it, the waiter that wakes buys, and the broker.
 	var checks []httpserver.Check
-	bus := o.Bus
-	if bus == nil {
+	var bus messaging.Bus
+	if o.Bus != nil {
+		bus = o.Bus(registry)
+	} else {
 		rabbit := messaging.NewRabbit(cfg.amqpURL, messaging.RabbitOptions{
 			Exchange: cfg.amqpExchange, QueuePrefix: cfg.amqpQueuePrefix,
 			Name: cfg.serviceName, Logger: logger, Registry: registry,
