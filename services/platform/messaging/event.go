@@ -196,9 +196,11 @@ func IsPermanent(err error) bool {
 // event's type, so the event would be lost.
 var ErrUnroutable = errors.New("messaging: no queue is bound to the event type")
 
-// Bus is what a service needs of its broker: publishing events and
-// consuming its queues. Rabbit and the views of a MemoryBus are Buses.
+// Bus is what a service needs of its broker: publishing events, consuming
+// its queues, and their dead letters. Rabbit and the views of a MemoryBus
+// are Buses.
 type Bus interface {
 	Publisher
 	Subscriber
+	DeadLetters
 }

@@ -52,7 +52,7 @@ type memoryShared struct {
 
 	mu     sync.Mutex
 	queues map[string]*memoryQueue
-	dead   map[string][]Event // dead letters by queue; they outlive Consume
+	dead   map[string][]DeadLetter // by queue, oldest first; they outlive Consume, not the process
 }
 
 type memoryQueue struct {
@@ -75,7 +75,7 @@ func NewMemoryBus(o MemoryOptions) *MemoryBus {
 			limit:  o.DeliveryLimit,
 			logger: o.Logger,
 			queues: make(map[string]*memoryQueue),
-			dead:   make(map[string][]Event),
+			dead:   make(map[string][]DeadLetter),
 		},
 		metrics: newMetrics(o.Registry),
 	}
@@ -137,11 +137,13 @@ func (b *MemoryBus) deliver(ctx context.Context, q *memoryQueue, body []byte) er
 			}
 			err = handle(q.ctx, name, q.sub.Handler, e)
 		}
-		outcome := consumeAck
+		outcome, reason := consumeAck, ""
 		switch {
 		case err == nil:
-		case IsPermanent(err) || delivery >= shared.limit:
-			outcome = consumeDeadLetter
+		case IsPermanent(err):
+			outcome, reason = consumeDeadLetter, ReasonRejected
+		case delivery >= shared.limit:
+			outcome, reason = consumeDeadLetter, ReasonDeliveryLimit
 		default:
 			outcome = consumeRetry
 		}
@@ -152,7 +154,10 @@ func (b *MemoryBus) deliver(ctx context.Context, q *memoryQueue, body []byte) er
 		case consumeDeadLetter:
 			shared.logger.Warn("messaging: event dead-lettered", "queue", name, "type", e.Type, "id", e.ID, "deliveries", delivery+1, "err", err)
 			shared.mu.Lock()
-			shared.dead[name] = append(shared.dead[name], e)
+			shared.dead[name] = append(shared.dead[name], DeadLetter{
+				ID: e.ID, Type: e.Type, Queue: name, DeadLetteredAt: time.Now().UTC(),
+				Deliveries: delivery + 1, Reason: reason, Error: err.Error(), Event: e,
+			})
 			shared.mu.Unlock()
 			return nil
 		}
@@ -221,7 +226,69 @@ func (b *MemoryBus) Consume(ctx context.Context, subs ...Subscription) error {
 func (b *MemoryBus) DeadLetters(queue string) []Event {
 	b.shared.mu.Lock()
 	defer b.shared.mu.Unlock()
-	return append([]Event(nil), b.shared.dead[queue]...)
+	var out []Event
+	for _, d := range b.shared.dead[queue] {
+		out = append(out, d.Event)
+	}
+	return out
+}
+
+// ListDeadLetters returns the oldest limit dead letters of queue and how
+// many there are.
+func (b *MemoryBus) ListDeadLetters(_ context.Context, queue string, limit int) (DeadLetterList, error) {
+	b.shared.mu.Lock()
+	defer b.shared.mu.Unlock()
+	dead := b.shared.dead[queue]
+	return DeadLetterList{Items: slices.Clone(dead[:min(max(limit, 1), len(dead))]), Total: len(dead)}, nil
+}
+
+// DeadLetter returns the oldest dead letter of queue with the event id id.
+func (b *MemoryBus) DeadLetter(_ context.Context, queue, id string) (DeadLetter, error) {
+	b.shared.mu.Lock()
+	defer b.shared.mu.Unlock()
+	for _, d := range b.shared.dead[queue] {
+		if d.ID == id {
+			return d, nil
+		}
+	}
+	return DeadLetter{}, fmt.Errorf("dead letter %s of %s: %w", id, queue, ErrNoDeadLetter)
+}
+
+// ReplayDeadLetter takes the oldest dead letter of queue with the event id
+// id out of the dead letters and hands it to the queue's handler, as a
+// Publish would but to that queue only, returning once it was handled or
+// dead-lettered again. Taken out first, it cannot be replayed twice at
+// once; when it cannot be handed on (nobody consumes the queue:
+// ErrQueueNotConsumed, or ctx ends) it goes back where it was.
+func (b *MemoryBus) ReplayDeadLetter(ctx context.Context, queue, id string) error {
+	shared := b.shared
+	shared.mu.Lock()
+	i := slices.IndexFunc(shared.dead[queue], func(d DeadLetter) bool { return d.ID == id })
+	if i < 0 {
+		shared.mu.Unlock()
+		return fmt.Errorf("replay %s of %s: %w", id, queue, ErrNoDeadLetter)
+	}
+	d := shared.dead[queue][i]
+	q := shared.queues[queue]
+	if q == nil {
+		shared.mu.Unlock()
+		return fmt.Errorf("replay %s of %s: %w", id, queue, ErrQueueNotConsumed)
+	}
+	shared.dead[queue] = slices.Delete(shared.dead[queue], i, i+1)
+	shared.mu.Unlock()
+
+	body, err := json.Marshal(d.Event)
+	if err == nil {
+		err = b.deliver(ctx, q, body)
+	}
+	if err != nil {
+		shared.mu.Lock()
+		dead := shared.dead[queue]
+		shared.dead[queue] = slices.Insert(dead, min(i, len(dead)), d)
+		shared.mu.Unlock()
+		return fmt.Errorf("replay %s of %s: %w", id, queue, err)
+	}
+	return nil
 }
 
 // topicMatch reports whether routing key matches an AMQP topic binding

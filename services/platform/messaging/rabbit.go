@@ -111,6 +111,9 @@ type Rabbit struct {
 	// dialing admits one publisher connection attempt at a time, while
 	// letting the callers that wait give up when their context ends.
 	dialing chan struct{}
+	// browsing admits one browse of a dead-letter queue at a time: what
+	// one holds, another would not see.
+	browsing chan struct{}
 
 	mu       sync.Mutex
 	pub      *pubSession // nil until connected
@@ -125,13 +128,14 @@ type Rabbit struct {
 func NewRabbit(url string, o RabbitOptions) *Rabbit {
 	o = o.withDefaults()
 	return &Rabbit{
-		url:     url,
-		o:       o,
-		dlx:     o.Exchange + ".dlx",
-		logger:  o.Logger,
-		metrics: newMetrics(o.Registry),
-		dialing: make(chan struct{}, 1),
-		backoff: o.ReconnectDelay,
+		url:      url,
+		o:        o,
+		dlx:      o.Exchange + ".dlx",
+		logger:   o.Logger,
+		metrics:  newMetrics(o.Registry),
+		dialing:  make(chan struct{}, 1),
+		browsing: make(chan struct{}, 1),
+		backoff:  o.ReconnectDelay,
 	}
 }
 

@@ -20,10 +20,7 @@ import (
 )
 
 // Bus is an implementation under test.
-type Bus interface {
-	messaging.Publisher
-	messaging.Subscriber
-}
+type Bus = messaging.Bus
 
 // Harness is an implementation prepared for one test.
 type Harness struct {
@@ -59,6 +56,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"permanent error dead-letters at once", testPermanent},
 		{"traceparent carried", testTraceParent},
 		{"invalid subscriptions refused", testInvalidSubscriptions},
+		{"dead letters listed, inspected and replayed once", testDeadLetterReplay},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newHarness(t)) })
@@ -401,4 +399,135 @@ func testInvalidSubscriptions(t *testing.T, h Harness) {
 			}
 		})
 	}
+}
+
+// testDeadLetterReplay is an operator's repair: a handler fails for good on
+// some events, they are dead-lettered, listed (twice, in order: looking
+// takes nothing away) and inspected; the handler is fixed, each is replayed
+// and handled exactly once, on its own queue only, and is then gone.
+func testDeadLetterReplay(t *testing.T, h Harness) {
+	ctx := context.Background()
+	var broken sync.Mutex // held while the handler is broken
+	var fixed bool
+	rec := NewRecorder(func(e messaging.Event, before int) error {
+		broken.Lock()
+		defer broken.Unlock()
+		if !fixed && string(e.Data) != `"warm-up"` {
+			return messaging.Permanent(errors.New("cannot handle this yet"))
+		}
+		return nil
+	})
+	bystander := NewRecorder(nil)
+	queue := h.Queue("repaired")
+	Consume(t, h.Bus, messaging.Subscription{Queue: queue, Types: []string{"repaired.event"}, Handler: rec.Handle})
+	Consume(t, h.Bus, messaging.Subscription{Queue: h.Queue("bystander"), Types: []string{"repaired.event"}, Handler: bystander.Handle})
+	// Both queues are there once a warm-up reached both.
+	Eventually(t, func() error {
+		Publish(t, h.Bus, "repaired.event", "warm-up")
+		if len(bystander.Handled()) == 0 || len(rec.Handled()) == 0 {
+			return errors.New("a warm-up event has not reached both queues yet")
+		}
+		return nil
+	})
+	first := Publish(t, h.Bus, "repaired.event", "first")
+	second := Publish(t, h.Bus, "repaired.event", "second")
+	Eventually(t, func() error {
+		if bystander.Calls(first.ID) == 0 || bystander.Calls(second.ID) == 0 {
+			return errors.New("the other queue has not handled both events yet")
+		}
+		return nil
+	})
+
+	Eventually(t, func() error {
+		list, err := h.Bus.ListDeadLetters(ctx, queue, 10)
+		if err != nil {
+			return err
+		}
+		if got := dlIDs(list.Items); list.Total != 2 || !slices.Equal(got, []string{first.ID, second.ID}) {
+			return fmt.Errorf("dead letters %v of %d, want [%s %s] of 2", got, list.Total, first.ID, second.ID)
+		}
+		return nil
+	})
+	for range 3 {
+		list, err := h.Bus.ListDeadLetters(ctx, queue, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := dlIDs(list.Items); !slices.Equal(got, []string{first.ID, second.ID}) {
+			t.Fatalf("listed again: %v, want the same two in the same order", got)
+		}
+	}
+	if list, err := h.Bus.ListDeadLetters(ctx, queue, 1); err != nil || list.Total != 2 || !slices.Equal(dlIDs(list.Items), []string{first.ID}) {
+		t.Errorf("list of 1 = %v of %d (%v), want [%s] of 2", dlIDs(list.Items), list.Total, err, first.ID)
+	}
+
+	got, err := h.Bus.DeadLetter(ctx, queue, second.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != second.ID || got.Type != "repaired.event" || got.Queue != queue || got.Reason != messaging.ReasonRejected || got.DeadLetteredAt.IsZero() {
+		t.Errorf("dead letter = %+v, want %s, repaired.event, %s, rejected, a time", got, second.ID, queue)
+	}
+	if diff := cmp.Diff(second, got.Event); diff != "" {
+		t.Errorf("dead letter's event differs from the one published (-want +got):\n%s", diff)
+	}
+	if _, err := h.Bus.DeadLetter(ctx, queue, "no-such-event"); !errors.Is(err, messaging.ErrNoDeadLetter) {
+		t.Errorf("DeadLetter(unknown) = %v, want ErrNoDeadLetter", err)
+	}
+
+	broken.Lock()
+	fixed = true
+	broken.Unlock()
+	for _, e := range []messaging.Event{first, second} {
+		if err := h.Bus.ReplayDeadLetter(ctx, queue, e.ID); err != nil {
+			t.Fatalf("replay %s: %v", e.ID, err)
+		}
+		if err := h.Bus.ReplayDeadLetter(ctx, queue, e.ID); !errors.Is(err, messaging.ErrNoDeadLetter) {
+			t.Errorf("second replay of %s = %v, want ErrNoDeadLetter", e.ID, err)
+		}
+	}
+	Eventually(t, func() error {
+		if handledCount(rec, first.ID) == 0 || handledCount(rec, second.ID) == 0 {
+			return errors.New("the replayed events are not handled yet")
+		}
+		return nil
+	})
+	if list, err := h.Bus.ListDeadLetters(ctx, queue, 10); err != nil || list.Total != 0 || len(list.Items) != 0 {
+		t.Errorf("dead letters after the replays = %v of %d (%v), want none", dlIDs(list.Items), list.Total, err)
+	}
+	// A late duplicate would show here; the bystander's queue had handled
+	// the events already and must not see them again.
+	last := Publish(t, h.Bus, "repaired.event", "last")
+	Eventually(t, func() error {
+		if handledCount(rec, last.ID) == 0 {
+			return errors.New("the last event is not handled yet")
+		}
+		return nil
+	})
+	for _, e := range []messaging.Event{first, second} {
+		if n := handledCount(rec, e.ID); n != 1 {
+			t.Errorf("replayed event %s handled %d times, want 1", e.ID, n)
+		}
+		if n := bystander.Calls(e.ID); n != 1 {
+			t.Errorf("another queue bound to the type saw %s %d times, want 1 (a replay is for its own queue)", e.ID, n)
+		}
+	}
+}
+
+func dlIDs(dead []messaging.DeadLetter) []string {
+	out := make([]string, len(dead))
+	for i, d := range dead {
+		out[i] = d.ID
+	}
+	return out
+}
+
+func handledCount(rec *Recorder, id string) int {
+	n := 0
+	for _, e := range rec.Handled() {
+		if e.ID == id {
+			n++
+		}
+	}
+	return n
 }
