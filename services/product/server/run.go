@@ -21,6 +21,7 @@ import (
 	"github.com/travluk/ecom/services/platform/auth"
 	"github.com/travluk/ecom/services/platform/httpserver"
 	"github.com/travluk/ecom/services/platform/messaging"
+	"github.com/travluk/ecom/services/platform/messaging/deadletterapi"
 	"github.com/travluk/ecom/services/platform/mongoconn"
 	"github.com/travluk/ecom/services/platform/outbox"
 	"github.com/travluk/ecom/services/platform/redisconn"
@@ -174,7 +175,9 @@ func RunWithOptions(ctx context.Context, getenv func(string) string, stdout io.W
 		Leeway:   5 * time.Second,
 		Logger:   logger,
 	})
-	router := httpapi.NewHandler(svc, verifier, logger, httpapi.WithBuy(flow, registry))
+	// Admins list, inspect and replay what the queue gave up on.
+	deadLetters := deadletterapi.New(bus, amqpapi.Queue, logger)
+	router := httpapi.NewHandler(svc, verifier, logger, httpapi.WithBuy(flow, registry), httpapi.WithDeadLetters(deadLetters))
 	var handler http.Handler = router
 	if o.WrapHandler != nil {
 		handler = o.WrapHandler(router)

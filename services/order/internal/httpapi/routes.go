@@ -26,18 +26,22 @@ var OpenAPI []byte
 // NewHandler returns the router with every route of the order API.
 // Literal paths come before /api/orders/{orderId}, which would otherwise
 // swallow them.
-func NewHandler(svc *order.Service, v *auth.Verifier, log *slog.Logger) *mux.Router {
+func NewHandler(svc *order.Service, v *auth.Verifier, log *slog.Logger, opts ...Option) *mux.Router {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	h := &handlers{svc: svc, log: log}
 	r := httproute.NewRouter()
-	// Only the list takes query parameters; any other is refused
+	// Only the lists take query parameters; any other is refused
 	// (httproute.Query), after authentication as a body would be.
 	query := httproute.Query
 	httproute.Handle(r, "/api/orders", httproute.Methods{
 		http.MethodGet: v.Customer(query(http.HandlerFunc(h.list), "status", "customerId", "limit", "cursor")),
 	})
+	listDead, getDead, replayDead := deadLetterRoutes(opts)
+	httproute.Handle(r, "/api/orders/dead-letters", httproute.Methods{http.MethodGet: v.Admin(query(listDead, "limit"))})
+	httproute.Handle(r, "/api/orders/dead-letters/{eventId}", httproute.Methods{http.MethodGet: v.Admin(query(getDead))})
+	httproute.Handle(r, "/api/orders/dead-letters/{eventId}/replay", httproute.Methods{http.MethodPost: v.Admin(query(replayDead))})
 	httproute.Handle(r, "/api/orders/openapi.json", httproute.Methods{http.MethodGet: query(openapi.Handler(OpenAPI))})
 	httproute.Handle(r, "/api/orders/status/{orderId}", httproute.Methods{
 		http.MethodGet: v.Customer(query(http.HandlerFunc(h.getStatus))),

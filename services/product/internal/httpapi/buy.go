@@ -13,6 +13,7 @@ import (
 
 	"github.com/travluk/ecom/services/platform/auth"
 	"github.com/travluk/ecom/services/platform/jsonbody"
+	"github.com/travluk/ecom/services/platform/messaging/deadletterapi"
 	"github.com/travluk/ecom/services/platform/problem"
 	"github.com/travluk/ecom/services/product/internal/product"
 )
@@ -21,8 +22,9 @@ import (
 type Option func(*options)
 
 type options struct {
-	flow     *product.Flow
-	registry prometheus.Registerer
+	flow        *product.Flow
+	registry    prometheus.Registerer
+	deadLetters *deadletterapi.Handlers
 }
 
 // WithBuy serves POST /api/products/buy with flow, counting answers in

@@ -31,7 +31,7 @@ func NewHandler(svc *product.Service, v *auth.Verifier, log *slog.Logger, opts .
 	}
 	h := &handlers{svc: svc, log: log}
 	r := httproute.NewRouter()
-	// Only the list takes query parameters; any other is refused
+	// Only the lists take query parameters; any other is refused
 	// (httproute.Query), after authentication as a body would be.
 	query := httproute.Query
 	httproute.Handle(r, "/api/products", httproute.Methods{
@@ -39,6 +39,10 @@ func NewHandler(svc *product.Service, v *auth.Verifier, log *slog.Logger, opts .
 		http.MethodPost: v.Admin(query(http.HandlerFunc(h.create))),
 	})
 	httproute.Handle(r, "/api/products/buy", httproute.Methods{http.MethodPost: v.Customer(query(newBuyHandler(log, opts)))})
+	listDead, getDead, replayDead := deadLetterRoutes(opts)
+	httproute.Handle(r, "/api/products/dead-letters", httproute.Methods{http.MethodGet: v.Admin(query(listDead, "limit"))})
+	httproute.Handle(r, "/api/products/dead-letters/{eventId}", httproute.Methods{http.MethodGet: v.Admin(query(getDead))})
+	httproute.Handle(r, "/api/products/dead-letters/{eventId}/replay", httproute.Methods{http.MethodPost: v.Admin(query(replayDead))})
 	httproute.Handle(r, "/api/products/openapi.json", httproute.Methods{http.MethodGet: query(openapi.Handler(OpenAPI))})
 	httproute.Handle(r, "/api/products/{productId}", httproute.Methods{
 		http.MethodGet:    query(http.HandlerFunc(h.get)),
