@@ -97,7 +97,7 @@ func TestDeadLetterReplayCreatesTheOrderOnce(t *testing.T) {
 
 			var page struct {
 				Items []struct{ ID, Type, Queue, Reason string } `json:"items"`
-				Total int `json:"total"`
+				Total int                                        `json:"total"`
 			}
 			messagingtest.Eventually(t, func() error {
 				shoptest.Decode(t, shoptest.Call(t, "GET", s.base+"/api/orders/dead-letters", admin, "", http.StatusOK), &page)
