@@ -138,7 +138,7 @@ func (r *Rabbit) openConsumer(conn *amqp.Connection, sub Subscription) (*amqp.Ch
 	if err != nil {
 		return nil, nil, fmt.Errorf("messaging: open channel for %q: %w", sub.Queue, err)
 	}
-	if err := r.declare(ch, sub); err != nil {
+	if err := r.declare(conn, ch, sub); err != nil {
 		return nil, nil, err
 	}
 	if err := ch.Qos(r.o.Prefetch, 0, false); err != nil {
@@ -155,7 +155,7 @@ func (r *Rabbit) openConsumer(conn *amqp.Connection, sub Subscription) (*amqp.Ch
 // dead-letter queue exist; declaring what exists already changes nothing.
 // The dead-letter routing key is the queue's name, so that each
 // dead-letter queue receives only its own queue's dead letters.
-func (r *Rabbit) declare(ch *amqp.Channel, sub Subscription) error {
+func (r *Rabbit) declare(conn *amqp.Connection, ch *amqp.Channel, sub Subscription) error {
 	dlq := sub.Queue + ".dlq"
 	steps := []struct {
 		what string
@@ -167,10 +167,7 @@ func (r *Rabbit) declare(ch *amqp.Channel, sub Subscription) error {
 		{"exchange " + r.dlx, func() error {
 			return ch.ExchangeDeclare(r.dlx, amqp.ExchangeTopic, true, false, false, false, nil)
 		}},
-		{"queue " + dlq, func() error {
-			_, err := ch.QueueDeclare(dlq, true, false, false, false, amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeQuorum})
-			return err
-		}},
+		{"queue " + dlq, func() error { return declareDeadLetterQueue(conn, ch, dlq) }},
 		{"binding of " + dlq, func() error { return ch.QueueBind(dlq, sub.Queue, r.dlx, false, nil) }},
 		{"queue " + sub.Queue, func() error {
 			_, err := ch.QueueDeclare(sub.Queue, true, false, false, false, amqp.Table{
@@ -199,6 +196,40 @@ func (r *Rabbit) declare(ch *amqp.Channel, sub Subscription) error {
 		}
 	}
 	return nil
+}
+
+// deadLetterDeliveryLimit is the delivery limit of a dead-letter queue: one
+// no browse ever reaches. Browsing (ListDeadLetters) hands each message out
+// and takes it back, and from RabbitMQ 4.0 to 4.2 every such return counts
+// towards a quorum queue's delivery limit, which defaults to 20 when none
+// is set; a dead-letter queue has no dead-letter exchange of its own, so a
+// message over the limit would be dropped.
+const deadLetterDeliveryLimit = 1 << 30
+
+// declareDeadLetterQueue declares dlq, a quorum queue with
+// deadLetterDeliveryLimit, unless it exists already: RabbitMQ refuses to
+// redeclare a queue with other arguments, so a dead-letter queue declared
+// before this limit existed keeps none, and on RabbitMQ 4.0–4.2 needs an
+// operator policy (delivery-limit) to be browsed safely more than 20 times.
+// The passive look-up goes on a channel of its own because a queue that is
+// not there closes the channel that asked.
+func declareDeadLetterQueue(conn *amqp.Connection, ch *amqp.Channel, dlq string) error {
+	probe, err := conn.Channel()
+	if err != nil {
+		return err
+	}
+	_, err = probe.QueueDeclarePassive(dlq, true, false, false, false, nil)
+	if err == nil {
+		return probe.Close()
+	}
+	if amqpErr, ok := errors.AsType[*amqp.Error](err); !ok || amqpErr.Code != amqp.NotFound {
+		return err
+	}
+	_, err = ch.QueueDeclare(dlq, true, false, false, false, amqp.Table{
+		amqp.QueueTypeArg:  amqp.QueueTypeQuorum,
+		"x-delivery-limit": int64(deadLetterDeliveryLimit),
+	})
+	return err
 }
 
 // process handles one delivery and settles it: ack, dead-letter, or back

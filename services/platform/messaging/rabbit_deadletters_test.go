@@ -55,6 +55,34 @@ func TestRabbitDeadLetterDetails(t *testing.T) {
 	}
 }
 
+// TestRabbitBrowsingKeepsDeadLetters lists a dead-letter queue more often
+// than a quorum queue's default delivery limit on RabbitMQ 4.0–4.2 (20,
+// which counts every message handed out and taken back): nothing is lost
+// and the order stays.
+func TestRabbitBrowsingKeepsDeadLetters(t *testing.T) {
+	b := newBroker(t)
+	r := b.rabbit(b.url, nil)
+	q := b.queue("browsed")
+	messagingtest.Consume(t, r, messaging.Subscription{Queue: q, Types: []string{"thing.made"}, Handler: func(context.Context, messaging.Event) error {
+		return messaging.Permanent(errors.New("never works"))
+	}})
+	first := messagingtest.Publish(t, r, "thing.made", "first")
+	second := messagingtest.Publish(t, r, "thing.made", "second")
+	messagingtest.Eventually(t, func() error {
+		_, err := r.DeadLetter(context.Background(), q, second.ID)
+		return err
+	})
+	for i := range 30 {
+		list, err := r.ListDeadLetters(context.Background(), q, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if list.Total != 2 || len(list.Items) != 2 || list.Items[0].ID != first.ID || list.Items[1].ID != second.ID {
+			t.Fatalf("browse %d: %+v, want %s and %s", i+1, list, first.ID, second.ID)
+		}
+	}
+}
+
 // TestRabbitReplayKeepsTheDeadLetterWhenThePublishFails: a replay whose
 // publish is not confirmed (here: its queue is gone, so it is unroutable)
 // fails and leaves the dead letter where it was.
