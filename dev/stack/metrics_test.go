@@ -44,6 +44,17 @@ func TestRunCountsEventsPerService(t *testing.T) {
 	shoptest.Decode(t, shoptest.Call(t, "POST", base+"/api/products", admin, `{"name":"Lamp","description":"A lamp.","price":19.99,"stock":3}`, http.StatusCreated), &created)
 	shoptest.Call(t, "POST", base+"/api/products/buy", ada, `{"items":[{"productId":"`+created.ID+`","quantity":1}]}`, http.StatusCreated)
 
+	// Nothing failed, so both queues' dead letters, routed by the
+	// ingress as in the cluster, are empty; only an admin may look.
+	for _, path := range []string{"/api/products/dead-letters", "/api/orders/dead-letters"} {
+		var page struct{ Total int }
+		shoptest.Decode(t, shoptest.Call(t, "GET", base+path, admin, "", http.StatusOK), &page)
+		if page.Total != 0 {
+			t.Errorf("%s: %d dead letters after a healthy buy", path, page.Total)
+		}
+		shoptest.Call(t, "GET", base+path, ada, "", http.StatusForbidden)
+	}
+
 	product, order := "http://"+env["PRODUCT_ADDR"]+"/metrics", "http://"+env["ORDER_ADDR"]+"/metrics"
 	tests := []struct {
 		name   string

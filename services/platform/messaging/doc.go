@@ -10,8 +10,15 @@
 // keeps failing, or an event that cannot be read at all, ends in the queue's
 // dead-letter queue instead of blocking the events behind it.
 //
+// Dead letters stay visible and repairable: DeadLetters lists a queue's
+// dead letters without taking any away or reordering them, and replays one
+// to its queue alone, at least once (on RabbitMQ: published with a confirm
+// before its dead-letter copy is acknowledged). Package deadletterapi
+// serves them over HTTP.
+//
 // Rabbit is the implementation for real deployments; MemoryBus stands in for
-// it when everything runs in one process. Both satisfy Publisher and
-// Subscriber, and package messagingtest holds the suite that proves they
-// behave alike.
+// it when everything runs in one process, each service through its own view
+// (For), so that each service's metrics count its own publishes and
+// deliveries. Both are a Bus, and package messagingtest holds the suite that
+// proves they behave alike.
 package messaging
