@@ -61,13 +61,13 @@ type DeadLetters interface {
 	// or an error wrapping ErrNoDeadLetter.
 	DeadLetter(ctx context.Context, queue, id string) (DeadLetter, error)
 	// ReplayDeadLetter puts the dead letter with the event id id back on
-	// queue, and on that queue only, and then removes it from the dead
-	// letters; once it returned nil, a second replay of id fails with
-	// ErrNoDeadLetter. It fails with an error wrapping ErrNoDeadLetter
+	// queue, and on that queue only, then removes it from the dead letters
+	// and returns it; once it returned nil, a second replay of id fails
+	// with ErrNoDeadLetter. It fails with an error wrapping ErrNoDeadLetter
 	// when there is no such dead letter. On any other error the dead
 	// letter is still there, and may also have been put back: the handler
 	// must, as always, tolerate a duplicate.
-	ReplayDeadLetter(ctx context.Context, queue, id string) error
+	ReplayDeadLetter(ctx context.Context, queue, id string) (DeadLetter, error)
 }
 
 // ErrNoDeadLetter is what looking up or replaying an unknown dead letter

@@ -260,19 +260,19 @@ func (b *MemoryBus) DeadLetter(_ context.Context, queue, id string) (DeadLetter,
 // dead-lettered again. Taken out first, it cannot be replayed twice at
 // once; when it cannot be handed on (nobody consumes the queue:
 // ErrQueueNotConsumed, or ctx ends) it goes back where it was.
-func (b *MemoryBus) ReplayDeadLetter(ctx context.Context, queue, id string) error {
+func (b *MemoryBus) ReplayDeadLetter(ctx context.Context, queue, id string) (DeadLetter, error) {
 	shared := b.shared
 	shared.mu.Lock()
 	i := slices.IndexFunc(shared.dead[queue], func(d DeadLetter) bool { return d.ID == id })
 	if i < 0 {
 		shared.mu.Unlock()
-		return fmt.Errorf("replay %s of %s: %w", id, queue, ErrNoDeadLetter)
+		return DeadLetter{}, fmt.Errorf("replay %s of %s: %w", id, queue, ErrNoDeadLetter)
 	}
 	d := shared.dead[queue][i]
 	q := shared.queues[queue]
 	if q == nil {
 		shared.mu.Unlock()
-		return fmt.Errorf("replay %s of %s: %w", id, queue, ErrQueueNotConsumed)
+		return DeadLetter{}, fmt.Errorf("replay %s of %s: %w", id, queue, ErrQueueNotConsumed)
 	}
 	shared.dead[queue] = slices.Delete(shared.dead[queue], i, i+1)
 	shared.mu.Unlock()
@@ -286,9 +286,9 @@ func (b *MemoryBus) ReplayDeadLetter(ctx context.Context, queue, id string) erro
 		dead := shared.dead[queue]
 		shared.dead[queue] = slices.Insert(dead, min(i, len(dead)), d)
 		shared.mu.Unlock()
-		return fmt.Errorf("replay %s of %s: %w", id, queue, err)
+		return DeadLetter{}, fmt.Errorf("replay %s of %s: %w", id, queue, err)
 	}
-	return nil
+	return d, nil
 }
 
 // topicMatch reports whether routing key matches an AMQP topic binding

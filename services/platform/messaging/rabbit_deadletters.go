@@ -61,16 +61,17 @@ func (r *Rabbit) DeadLetter(ctx context.Context, queue, id string) (DeadLetter, 
 // acknowledges the dead-letter copy. Until the ack, the copy is held
 // unacknowledged, so a concurrent replay of the same id on this broker
 // does not find it.
-func (r *Rabbit) ReplayDeadLetter(ctx context.Context, queue, id string) error {
+func (r *Rabbit) ReplayDeadLetter(ctx context.Context, queue, id string) (DeadLetter, error) {
 	var (
-		found   bool
+		found   *DeadLetter
 		settled error
 	)
 	err := r.browse(ctx, queue, deadLetterScanLimit, func(d amqp.Delivery) bool {
-		if r.deadLetter(queue, d).ID != id {
+		dl := r.deadLetter(queue, d)
+		if dl.ID != id {
 			return false
 		}
-		found = true
+		found = &dl
 		settled = r.republish(ctx, queue, d)
 		if settled == nil {
 			if err := d.Ack(false); err != nil {
@@ -81,14 +82,14 @@ func (r *Rabbit) ReplayDeadLetter(ctx context.Context, queue, id string) error {
 	})
 	switch {
 	case err != nil:
-		return err
-	case !found:
-		return fmt.Errorf("replay %s of %s: %w", id, queue, ErrNoDeadLetter)
+		return DeadLetter{}, err
+	case found == nil:
+		return DeadLetter{}, fmt.Errorf("replay %s of %s: %w", id, queue, ErrNoDeadLetter)
 	case settled != nil:
-		return fmt.Errorf("replay %s of %s: %w", id, queue, settled)
+		return DeadLetter{}, fmt.Errorf("replay %s of %s: %w", id, queue, settled)
 	}
 	r.logger.Info("messaging: dead letter replayed", "queue", r.o.QueuePrefix+queue, "id", id)
-	return nil
+	return *found, nil
 }
 
 // republish sends a dead letter's body to its queue through the default

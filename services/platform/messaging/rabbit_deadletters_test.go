@@ -112,7 +112,7 @@ func TestRabbitReplayKeepsTheDeadLetterWhenThePublishFails(t *testing.T) {
 	}
 	ch.Close()
 
-	err := r.ReplayDeadLetter(context.Background(), q, bad.ID)
+	_, err := r.ReplayDeadLetter(context.Background(), q, bad.ID)
 	if !errors.Is(err, messaging.ErrUnroutable) {
 		t.Fatalf("replay to a queue that is gone = %v, want ErrUnroutable", err)
 	}

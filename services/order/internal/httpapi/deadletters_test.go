@@ -176,7 +176,9 @@ func (unreachable) ListDeadLetters(context.Context, string, int) (messaging.Dead
 func (unreachable) DeadLetter(context.Context, string, string) (messaging.DeadLetter, error) {
 	return messaging.DeadLetter{}, errUnreachable
 }
-func (unreachable) ReplayDeadLetter(context.Context, string, string) error { return errUnreachable }
+func (unreachable) ReplayDeadLetter(context.Context, string, string) (messaging.DeadLetter, error) {
+	return messaging.DeadLetter{}, errUnreachable
+}
 
 // TestDeadLettersBrokerUnreachable: every route answers 503 with
 // Retry-After and without the cause.

@@ -135,12 +135,7 @@ func (h *Handlers) Get() http.Handler {
 func (h *Handlers) Replay() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := mux.Vars(r)[PathVar]
-		// Read first, to answer with what was replayed; the replay itself
-		// decides, so a concurrent replay still makes one of them 404.
-		d, err := h.dl.DeadLetter(r.Context(), h.queue, id)
-		if err == nil {
-			err = h.dl.ReplayDeadLetter(r.Context(), h.queue, id)
-		}
+		d, err := h.dl.ReplayDeadLetter(r.Context(), h.queue, id)
 		if err != nil {
 			h.fail(w, r, err)
 			return

@@ -479,10 +479,14 @@ func testDeadLetterReplay(t *testing.T, h Harness) {
 	fixed = true
 	broken.Unlock()
 	for _, e := range []messaging.Event{first, second} {
-		if err := h.Bus.ReplayDeadLetter(ctx, queue, e.ID); err != nil {
+		replayed, err := h.Bus.ReplayDeadLetter(ctx, queue, e.ID)
+		if err != nil {
 			t.Fatalf("replay %s: %v", e.ID, err)
 		}
-		if err := h.Bus.ReplayDeadLetter(ctx, queue, e.ID); !errors.Is(err, messaging.ErrNoDeadLetter) {
+		if replayed.ID != e.ID || replayed.Queue != queue || replayed.Event.ID != e.ID {
+			t.Errorf("replay of %s returned %+v", e.ID, replayed)
+		}
+		if _, err := h.Bus.ReplayDeadLetter(ctx, queue, e.ID); !errors.Is(err, messaging.ErrNoDeadLetter) {
 			t.Errorf("second replay of %s = %v, want ErrNoDeadLetter", e.ID, err)
 		}
 	}
