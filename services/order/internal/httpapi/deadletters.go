@@ -4,7 +4,6 @@ import (
 	"net/http"
 
 	"github.com/travluk/ecom/services/platform/messaging/deadletterapi"
-	"github.com/travluk/ecom/services/platform/problem"
 )
 
 // Option adds an optional part to the handler NewHandler returns.
@@ -27,11 +26,5 @@ func deadLetterRoutes(opts []Option) (list, get, replay http.Handler) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if o.deadLetters == nil {
-		none := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			problem.Write(w, problem.Unavailable("Dead letters are not served by this instance.", 0))
-		})
-		return none, none, none
-	}
-	return o.deadLetters.List(), o.deadLetters.Get(), o.deadLetters.Replay()
+	return o.deadLetters.Routes()
 }

@@ -51,6 +51,18 @@ func New(dl messaging.DeadLetters, queue string, log *slog.Logger) *Handlers {
 	return &Handlers{dl: dl, queue: queue, log: log}
 }
 
+// Routes returns the list, get and replay handlers of h. A nil h, an
+// instance that serves no dead letters, answers 503 on all three.
+func (h *Handlers) Routes() (list, get, replay http.Handler) {
+	if h == nil {
+		none := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			problem.Write(w, problem.Unavailable("Dead letters are not served by this instance.", 0))
+		})
+		return none, none, none
+	}
+	return h.List(), h.Get(), h.Replay()
+}
+
 // summary is a dead letter in a list and in a replay's answer.
 type summary struct {
 	ID             string     `json:"id"`
