@@ -427,6 +427,13 @@ no_warnings() {
 	if [[ -n $warnings ]]; then
 		echo "warning events for the shop's objects:" >&2
 		printf '%s\n' "$warnings" >&2
+		# The pod's own log says which dependency a failed probe waited for.
+		local pod
+		for pod in $(printf '%s\n' "$warnings" | sed -n 's#^Pod/\([^:]*\):.*#\1#p' | sort -u); do
+			k logs "$pod" --all-containers >"$results/$pod.log" 2>&1 || true
+			echo "$pod, its log's warnings ($results/$pod.log):" >&2
+			grep -E '"level":"(WARN|ERROR)"' "$results/$pod.log" | tail -n 5 >&2 || true
+		done
 		return 1
 	fi
 	say "no warning events for the shop's objects"

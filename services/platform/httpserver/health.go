@@ -18,6 +18,12 @@ import (
 // cannot hold /readyz past the kubelet's own probe timeout.
 const checkTimeout = time.Second
 
+// firstCheckTimeout bounds a probe until it has passed once: its first
+// runs pay for dialing (a Sentinel lookup, then Redis; an AMQP handshake),
+// which on a busy node takes longer than a ping. It stays under the
+// charts' readiness timeoutSeconds of 3.
+const firstCheckTimeout = 2 * time.Second
+
 // maxProbeWait bounds how long Close waits for the next readiness probe.
 const maxProbeWait = 10 * time.Second
 
@@ -53,7 +59,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	checks := app.checks
-	errs := runChecks(r.Context(), checks)
+	errs := app.runChecks(r.Context())
 	var failed []problem.FieldError
 	status := make(map[string]string, len(checks))
 	overall := "ok"
@@ -65,8 +71,8 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		}
 		s.logger.Warn("readiness check failed", "check", c.Name, "optional", c.Optional, "error", err)
 		msg := "failed"
-		if errors.Is(err, context.DeadlineExceeded) {
-			msg = fmt.Sprintf("no answer within %s", checkTimeout)
+		if late, ok := errors.AsType[*noAnswerError](err); ok {
+			msg = late.Error()
 		}
 		status[c.Name] = msg
 		if c.Optional {
@@ -137,15 +143,22 @@ func (c *probeClock) awaitNext() (<-chan struct{}, time.Duration) {
 
 // runChecks runs every check concurrently, each with its own timeout, and
 // returns the error of each by name.
-func runChecks(ctx context.Context, checks []Check) map[string]error {
+func (a *routes) runChecks(ctx context.Context) map[string]error {
 	var (
 		mu   sync.Mutex
 		wg   sync.WaitGroup
-		errs = make(map[string]error, len(checks))
+		errs = make(map[string]error, len(a.checks))
 	)
-	for _, c := range checks {
+	for i, c := range a.checks {
 		wg.Go(func() {
-			err := runCheck(ctx, c)
+			timeout := checkTimeout
+			if !a.passed[i].Load() {
+				timeout = firstCheckTimeout
+			}
+			err := runCheck(ctx, c, timeout)
+			if err == nil {
+				a.passed[i].Store(true)
+			}
 			mu.Lock()
 			errs[c.Name] = err
 			mu.Unlock()
@@ -157,8 +170,8 @@ func runChecks(ctx context.Context, checks []Check) map[string]error {
 
 // runCheck gives up on a probe that ignores its context once the timeout
 // passes; the probe's goroutine then finishes on its own.
-func runCheck(ctx context.Context, c Check) error {
-	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
+func runCheck(ctx context.Context, c Check, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
@@ -169,13 +182,22 @@ func runCheck(ctx context.Context, c Check) error {
 		}()
 		done <- c.Probe(ctx)
 	}()
+	var err error
 	select {
-	case err := <-done:
-		return err
+	case err = <-done:
 	case <-ctx.Done():
-		return ctx.Err()
+		err = ctx.Err()
 	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return &noAnswerError{timeout: timeout}
+	}
+	return err
 }
+
+// noAnswerError is a check that ran out of time.
+type noAnswerError struct{ timeout time.Duration }
+
+func (e *noAnswerError) Error() string { return fmt.Sprintf("no answer within %s", e.timeout) }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")

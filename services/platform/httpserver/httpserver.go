@@ -106,6 +106,7 @@ type Server struct {
 type routes struct {
 	handler http.Handler
 	checks  []Check
+	passed  []atomic.Bool // checks[i] has passed once: it gets checkTimeout
 }
 
 // Listen binds o.Addr and serves at once: /metrics answers, and every
@@ -178,8 +179,11 @@ func (s *Server) Serve(ctx context.Context, handler http.Handler, checks ...Chec
 	if router, ok := handler.(*mux.Router); ok {
 		tagRoutes(router)
 	}
-	s.app = &routes{handler: instrument(s.registry, s.logger)(handler), checks: checks}
+	s.app = &routes{handler: instrument(s.registry, s.logger)(handler), checks: checks, passed: make([]atomic.Bool, len(checks))}
 	close(s.serving)
+	// Dial the dependencies now rather than on the first readiness probe,
+	// which the kubelet sends only once the startup probe has passed.
+	go s.app.runChecks(context.WithoutCancel(ctx))
 
 	select {
 	case err := <-s.serveErr:
