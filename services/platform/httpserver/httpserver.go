@@ -44,7 +44,8 @@ const (
 )
 
 // Check is one readiness probe: a named dependency and how to ask whether
-// it answers. Probe must honour its context, which has a 1 s deadline.
+// it answers. Probe must honour its context, which has a deadline of 1 s
+// (2 s until the check has passed once: its first run dials).
 type Check struct {
 	Name  string
 	Probe func(context.Context) error
@@ -66,7 +67,8 @@ type Options struct {
 	// so that a request names its route without being matched twice; add
 	// routes before serving.
 	Handler http.Handler
-	// Checks are run concurrently by /readyz, each with a 1 s timeout.
+	// Checks are run concurrently by /readyz, each with a 1 s timeout (2 s
+	// until it has passed once), and once when Serve starts.
 	Checks []Check
 	// Logger receives server errors and recovered panics; nil discards.
 	Logger *slog.Logger
