@@ -7,13 +7,10 @@
 // the payload types their consumers decode, and the queues and event
 // types they subscribe to.
 //
-// Schemas are validated by a small validator for the subset of JSON
-// Schema the document uses: $ref (local), allOf, type, properties,
-// required, additionalProperties (false), items, const, enum, format
-// (date-time), pattern, minLength, maxLength, minimum, maximum, minItems
-// and maxItems, plus the annotations description, title and examples.
-// Load refuses a document whose schemas use any other keyword, so that no
-// constraint is silently left unchecked.
+// Payloads are validated by a complete JSON Schema implementation
+// (github.com/santhosh-tekuri/jsonschema/v6, draft-07 as AsyncAPI 3.0
+// specifies) with format assertions on, and one format of our own:
+// "money", a JSON number with at most two decimal places.
 package asyncapitest
 
 import (
@@ -21,17 +18,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
 	"sigs.k8s.io/yaml"
 
 	"github.com/travluk/ecom/services/platform/messaging"
@@ -42,7 +39,8 @@ const FileName = "asyncapi.yaml"
 
 // Doc is a parsed AsyncAPI document.
 type Doc struct {
-	root map[string]any
+	root     map[string]any                // the document as JSON values
+	payloads map[string]*jsonschema.Schema // compiled payload schemas, by message name (the event type)
 }
 
 // Load finds services/asyncapi.yaml by walking up from the working
@@ -92,14 +90,29 @@ func fileExists(path string) bool {
 	return err == nil && !info.IsDir()
 }
 
-// Parse reads an AsyncAPI 3 document in YAML (or JSON) and checks that its
-// schemas use only the keywords this package validates.
+// docURL names the document inside the schema compiler: references such as
+// "#/components/schemas/Amount" resolve against it, and validation errors
+// name schema locations by it. Nothing is ever fetched from it.
+const docURL = "urn:travluk:asyncapi.yaml"
+
+// Parse reads an AsyncAPI 3 document in YAML (or JSON) and compiles every
+// schema in components.schemas and every message payload, so that a
+// schema the JSON Schema metaschema refuses (a misspelt type, required
+// [n], which YAML 1.1 reads as [false]) fails here rather than passing
+// everything later.
+//
+// The schemas are JSON Schema draft-07, the base of AsyncAPI 3.0's
+// default schema format, with format assertions on: date-time and the
+// other standard formats are checked, and so is money (see
+// validateMoney).
 func Parse(data []byte) (*Doc, error) {
 	js, err := yaml.YAMLToJSON(data)
 	if err != nil {
 		return nil, fmt.Errorf("asyncapitest: %w", err)
 	}
-	v, err := decodeJSON(js)
+	// UnmarshalJSON keeps numbers as json.Number, their decimal text, so
+	// that money is judged on what was written, not on a float.
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(js))
 	if err != nil {
 		return nil, fmt.Errorf("asyncapitest: %w", err)
 	}
@@ -110,32 +123,45 @@ func Parse(data []byte) (*Doc, error) {
 	if s, _ := root["asyncapi"].(string); !strings.HasPrefix(s, "3.") {
 		return nil, fmt.Errorf("asyncapitest: asyncapi %q, want 3.x", s)
 	}
-	d := &Doc{root: root}
-	var errs []error
-	for name, s := range obj(d.get("components", "schemas")) {
-		errs = append(errs, d.checkKeywords("#/components/schemas/"+name, s)...)
+
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft7)
+	c.AssertFormat()
+	c.RegisterFormat(&jsonschema.Format{Name: "money", Validate: validateMoney})
+	if err := c.AddResource(docURL, root); err != nil {
+		return nil, fmt.Errorf("asyncapitest: %w", err)
 	}
-	for name, m := range obj(d.get("components", "messages")) {
-		errs = append(errs, d.checkKeywords("#/components/messages/"+name+"/payload", obj(m)["payload"])...)
+
+	d := &Doc{root: root, payloads: map[string]*jsonschema.Schema{}}
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(obj(d.get("components", "schemas")))) {
+		if _, err := c.Compile(docURL + "#/components/schemas/" + name); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		// The payloads refer to these schemas: compiling them would repeat
+		// the same errors.
+		return nil, fmt.Errorf("asyncapitest: %w", errors.Join(errs...))
+	}
+	messages := obj(d.get("components", "messages"))
+	for _, key := range slices.Sorted(maps.Keys(messages)) {
+		name, _ := obj(messages[key])["name"].(string)
+		if _, dup := d.payloads[name]; dup {
+			errs = append(errs, fmt.Errorf("components.messages.%s: a second message named %q", key, name))
+			continue
+		}
+		s, err := c.Compile(docURL + "#/components/messages/" + key + "/payload")
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		d.payloads[name] = s
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("asyncapitest: %w", err)
 	}
 	return d, nil
-}
-
-// decodeJSON decodes keeping numbers exact (json.Number).
-func decodeJSON(data []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	if dec.More() {
-		return nil, errors.New("trailing data after the JSON value")
-	}
-	return v, nil
 }
 
 func obj(v any) map[string]any {
@@ -151,7 +177,10 @@ func (d *Doc) get(path ...string) any {
 	return v
 }
 
-// resolve follows a local $ref ("#/a/b") to the object it names.
+// resolve follows a local $ref ("#/a/b") to the object it names. The
+// schema compiler resolves references for validation; this is for the
+// checks that walk the document itself (channels, operations, and the
+// schemas compared with Go types).
 func (d *Doc) resolve(v any) (map[string]any, error) {
 	m := obj(v)
 	for range 16 {
@@ -172,66 +201,6 @@ func (d *Doc) resolve(v any) (map[string]any, error) {
 		}
 	}
 	return nil, errors.New("$ref chain too long")
-}
-
-// Keywords the validator implements, and the annotations it ignores.
-var (
-	validated   = []string{"$ref", "allOf", "type", "properties", "required", "additionalProperties", "items", "const", "enum", "format", "pattern", "minLength", "maxLength", "minimum", "maximum", "minItems", "maxItems"}
-	annotations = []string{"description", "title", "examples"}
-)
-
-func (d *Doc) checkKeywords(at string, v any) []error {
-	s, ok := v.(map[string]any)
-	if !ok {
-		return []error{fmt.Errorf("%s: a schema must be an object", at)}
-	}
-	var errs []error
-	for k, sub := range s {
-		switch {
-		case slices.Contains(annotations, k):
-		case !slices.Contains(validated, k):
-			errs = append(errs, fmt.Errorf("%s: keyword %q is not validated by asyncapitest", at, k))
-		case k == "$ref":
-			if _, err := d.resolve(s); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", at, err))
-			}
-		case k == "properties":
-			for name, p := range obj(sub) {
-				errs = append(errs, d.checkKeywords(at+"/properties/"+name, p)...)
-			}
-		case k == "allOf":
-			list, _ := sub.([]any)
-			for i, p := range list {
-				errs = append(errs, d.checkKeywords(fmt.Sprintf("%s/allOf/%d", at, i), p)...)
-			}
-		case k == "items":
-			errs = append(errs, d.checkKeywords(at+"/items", sub)...)
-		case k == "required":
-			// YAML 1.1 reads unquoted y, n, yes, no, on, off as booleans.
-			list, _ := sub.([]any)
-			for _, name := range list {
-				if _, ok := name.(string); !ok {
-					errs = append(errs, fmt.Errorf("%s: required %v is not a list of names (quote YAML booleans)", at, sub))
-					break
-				}
-			}
-		case k == "additionalProperties":
-			if b, ok := sub.(bool); !ok || b {
-				errs = append(errs, fmt.Errorf("%s: additionalProperties must be false", at))
-			}
-		case k == "format":
-			if sub != "date-time" {
-				errs = append(errs, fmt.Errorf("%s: format %v is not validated (only date-time)", at, sub))
-			}
-		case k == "pattern":
-			if s, ok := sub.(string); !ok {
-				errs = append(errs, fmt.Errorf("%s: pattern must be a string", at))
-			} else if _, err := regexp.Compile(s); err != nil {
-				errs = append(errs, fmt.Errorf("%s: pattern: %w", at, err))
-			}
-		}
-	}
-	return errs
 }
 
 // Message returns the message (in components.messages) whose name is the
@@ -287,199 +256,41 @@ func (d *Doc) DataSchema(eventType string) (map[string]any, error) {
 }
 
 // Validate validates an event, the JSON of a whole CloudEvent, against the
-// payload schema of the message named by its type.
+// payload schema of the message named by its type. The error lists every
+// violation with its place in the event.
 func (d *Doc) Validate(eventJSON []byte) error {
-	v, err := decodeJSON(eventJSON)
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(eventJSON))
 	if err != nil {
 		return fmt.Errorf("asyncapitest: event is not JSON: %w", err)
 	}
 	typ, _ := obj(v)["type"].(string)
-	m, err := d.Message(typ)
-	if err != nil {
-		return err
-	}
-	return d.ValidateValue(v, m["payload"])
+	return d.validate(typ, v)
 }
 
-// ValidateValue validates a decoded JSON value (numbers as json.Number or
-// float64) against schema.
-func (d *Doc) ValidateValue(v any, schema any) error {
-	var errs []error
-	d.validate(v, schema, "$", &errs)
-	return errors.Join(errs...)
-}
-
-func (d *Doc) validate(v any, schema any, at string, errs *[]error) {
-	fail := func(format string, args ...any) {
-		*errs = append(*errs, fmt.Errorf("%s: %s", at, fmt.Sprintf(format, args...)))
+// validate validates a decoded JSON value (numbers as json.Number) against
+// the payload schema of the message named eventType.
+func (d *Doc) validate(eventType string, v any) error {
+	s, ok := d.payloads[eventType]
+	if !ok {
+		return fmt.Errorf("asyncapitest: no message named %q in components.messages", eventType)
 	}
-	s, err := d.resolve(schema)
-	if err != nil {
-		fail("%v", err)
-		return
+	if err := s.Validate(v); err != nil {
+		return fmt.Errorf("asyncapitest: %s: %w", eventType, err)
 	}
-	for k, kv := range s {
-		switch k {
-		case "$ref", "description", "title", "examples":
-		case "allOf":
-			list, _ := kv.([]any)
-			for _, sub := range list {
-				d.validate(v, sub, at, errs)
-			}
-		case "type":
-			if want, _ := kv.(string); !hasType(v, want) {
-				fail("%s is not of type %v", describe(v), kv)
-				return // the other keywords would only repeat it
-			}
-		}
-	}
-	for k, kv := range s {
-		switch k {
-		case "$ref", "description", "title", "examples", "allOf", "type":
-		case "properties":
-			o, ok := v.(map[string]any)
-			if !ok {
-				continue
-			}
-			for name, ps := range obj(kv) {
-				if pv, ok := o[name]; ok {
-					d.validate(pv, ps, at+"."+name, errs)
-				}
-			}
-		case "required":
-			o, ok := v.(map[string]any)
-			if !ok {
-				continue
-			}
-			list, _ := kv.([]any)
-			for _, name := range list {
-				if _, ok := o[fmt.Sprint(name)]; !ok {
-					fail("missing required property %q", name)
-				}
-			}
-		case "additionalProperties":
-			o, ok := v.(map[string]any)
-			if !ok || kv != false {
-				continue
-			}
-			props := obj(s["properties"])
-			for name := range o {
-				if _, ok := props[name]; !ok {
-					fail("property %q is not allowed", name)
-				}
-			}
-		case "items":
-			list, ok := v.([]any)
-			if !ok {
-				continue
-			}
-			for i, item := range list {
-				d.validate(item, kv, fmt.Sprintf("%s[%d]", at, i), errs)
-			}
-		case "const":
-			if !equal(v, kv) {
-				fail("%s, want %s", describe(v), describe(kv))
-			}
-		case "enum":
-			list, _ := kv.([]any)
-			if !slices.ContainsFunc(list, func(e any) bool { return equal(v, e) }) {
-				fail("%s is not one of %s", describe(v), describe(kv))
-			}
-		case "format":
-			if str, ok := v.(string); ok && kv == "date-time" {
-				if _, err := time.Parse(time.RFC3339Nano, str); err != nil {
-					fail("%q is not an RFC 3339 date-time", str)
-				}
-			}
-		case "pattern":
-			if str, ok := v.(string); ok && !regexp.MustCompile(kv.(string)).MatchString(str) {
-				fail("%q does not match %s", str, kv)
-			}
-		case "minLength", "maxLength":
-			str, ok := v.(string)
-			n, nok := number(kv)
-			if ok && nok && (k == "minLength" && float64(utf8.RuneCountInString(str)) < n || k == "maxLength" && float64(utf8.RuneCountInString(str)) > n) {
-				fail("length %d breaks %s %v", utf8.RuneCountInString(str), k, kv)
-			}
-		case "minItems", "maxItems":
-			list, ok := v.([]any)
-			n, nok := number(kv)
-			if ok && nok && (k == "minItems" && float64(len(list)) < n || k == "maxItems" && float64(len(list)) > n) {
-				fail("%d items break %s %v", len(list), k, kv)
-			}
-		case "minimum", "maximum":
-			x, ok := number(v)
-			n, nok := number(kv)
-			if ok && nok && (k == "minimum" && x < n || k == "maximum" && x > n) {
-				fail("%v breaks %s %v", v, k, kv)
-			}
-		default:
-			fail("keyword %q is not supported", k)
-		}
-	}
-}
-
-func number(v any) (float64, bool) {
-	switch n := v.(type) {
-	case json.Number:
-		f, err := n.Float64()
-		return f, err == nil
-	case float64:
-		return n, true
-	}
-	return 0, false
-}
-
-func hasType(v any, t string) bool {
-	switch t {
-	case "object":
-		_, ok := v.(map[string]any)
-		return ok
-	case "array":
-		_, ok := v.([]any)
-		return ok
-	case "string":
-		_, ok := v.(string)
-		return ok
-	case "boolean":
-		_, ok := v.(bool)
-		return ok
-	case "null":
-		return v == nil
-	case "number":
-		_, ok := number(v)
-		return ok
-	case "integer":
-		f, ok := number(v)
-		return ok && f == float64(int64(f))
-	}
-	return false
-}
-
-func equal(a, b any) bool {
-	if x, ok := number(a); ok {
-		y, ok := number(b)
-		return ok && x == y
-	}
-	return reflect.DeepEqual(a, b)
-}
-
-func describe(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Sprint(v)
-	}
-	return string(b)
+	return nil
 }
 
 // CheckExamples validates every message example against its message's
 // payload schema.
 func (d *Doc) CheckExamples(t testing.TB) {
 	t.Helper()
-	for key, m := range obj(d.get("components", "messages")) {
-		examples, _ := obj(m)["examples"].([]any)
+	messages := obj(d.get("components", "messages"))
+	for _, key := range slices.Sorted(maps.Keys(messages)) {
+		m := obj(messages[key])
+		name, _ := m["name"].(string)
+		examples, _ := m["examples"].([]any)
 		for i, ex := range examples {
-			if err := d.ValidateValue(obj(ex)["payload"], obj(m)["payload"]); err != nil {
+			if err := d.validate(name, obj(ex)["payload"]); err != nil {
 				t.Errorf("components.messages.%s.examples[%d]: %v", key, i, err)
 			}
 		}

@@ -3,6 +3,7 @@ package asyncapitest
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"reflect"
 	"strings"
 	"sync"
@@ -96,7 +97,7 @@ components:
         id: {type: string, pattern: '^[a-z]+$', maxLength: 5}
         at: {type: string, format: date-time}
         note: {type: string}
-        price: {type: number, minimum: 0.01}
+        price: {type: number, minimum: 0.01, format: money}
         parts:
           type: array
           minItems: 1
@@ -214,18 +215,21 @@ func TestValidate(t *testing.T) {
 	if err := d.Validate([]byte(ok)); err != nil {
 		t.Fatalf("valid event: %v", err)
 	}
+	// Each want is the library's message for the broken rule, with the
+	// place in the event it names.
 	for _, c := range []struct{ from, to, want string }{
-		{`"id":"abc"`, `"id":"ABC"`, "does not match"},
-		{`"id":"abc"`, `"id":"abcdef"`, "maxLength"},
-		{`"id":"abc",`, ``, `missing required property "id"`},
-		{`"at":"2026-01-01T00:00:00.5Z"`, `"at":"yesterday"`, "date-time"},
-		{`"price":19.90`, `"price":"19.90"`, "not of type number"},
-		{`"price":19.90`, `"price":0`, "minimum"},
-		{`{"count":1}`, `{"count":1.5}`, "not of type integer"},
-		{`{"count":1}`, `{"count":10}`, "maximum"},
-		{`[{"count":1}]`, `[]`, "minItems"},
-		{`{"count":1}`, `{"count":1,"m":2}`, `property "m" is not allowed`},
-		{`"type":"thing.done",`, `"type":"thing.done","extra":1,`, `property "extra" is not allowed`},
+		{`"id":"abc"`, `"id":"ABC"`, `at '/data/id': 'ABC' does not match pattern`},
+		{`"id":"abc"`, `"id":"abcdef"`, `at '/data/id': maxLength: got 6, want 5`},
+		{`"id":"abc",`, ``, `at '/data': missing property 'id'`},
+		{`"at":"2026-01-01T00:00:00.5Z"`, `"at":"yesterday"`, `at '/data/at': 'yesterday' is not valid date-time`},
+		{`"price":19.90`, `"price":"19.90"`, `at '/data/price': got string, want number`},
+		{`"price":19.90`, `"price":0`, `at '/data/price': minimum`},
+		{`"price":19.90`, `"price":19.905`, `at '/data/price': 19.905 is not valid money: 19.905 has more than two decimal places`},
+		{`{"count":1}`, `{"count":1.5}`, `at '/data/parts/0/count': got number, want integer`},
+		{`{"count":1}`, `{"count":10}`, `at '/data/parts/0/count': maximum`},
+		{`[{"count":1}]`, `[]`, `at '/data/parts': minItems`},
+		{`{"count":1}`, `{"count":1,"m":2}`, `at '/data/parts/0': additional properties 'm' not allowed`},
+		{`"type":"thing.done",`, `"type":"thing.done","extra":1,`, `at '': additional properties 'extra' not allowed`},
 	} {
 		bad := strings.Replace(ok, c.from, c.to, 1)
 		if err := d.Validate([]byte(bad)); err == nil || !strings.Contains(err.Error(), c.want) {
@@ -237,15 +241,48 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-func TestParseRefusesUnvalidatedKeywords(t *testing.T) {
-	for _, kw := range []string{"multipleOf: 0.01", "oneOf: []", "format: uuid", "additionalProperties: true"} {
-		doc := strings.Replace(testDoc, "price: {type: number, minimum: 0.01}", "price: {type: number, "+kw+"}", 1)
-		if _, err := Parse([]byte(doc)); err == nil {
-			t.Errorf("%s: parsed", kw)
+func TestMoney(t *testing.T) {
+	for _, c := range []struct {
+		v  any
+		ok bool
+	}{
+		{json.Number("19.90"), true},
+		{json.Number("19.9"), true},
+		{json.Number("19"), true},
+		{json.Number("19.900"), true}, // the number 19.9
+		{json.Number("1995e-2"), true},
+		{json.Number("0.1e1"), true},
+		{json.Number("19.905"), false},
+		{json.Number("0.001"), false},
+		{json.Number("1e-3"), false},
+		{json.Number("-0.015"), false},
+		{19.9, true},
+		{math.Nextafter(0.3, 1), false}, // 0.30000000000000004, as 0.1+0.2 makes in float64
+		{"19.905", true},                // not a number: the type keyword's business
+	} {
+		if err := validateMoney(c.v); (err == nil) != c.ok {
+			t.Errorf("validateMoney(%v) = %v, want ok %v", c.v, err, c.ok)
 		}
 	}
-	if _, err := Parse([]byte(strings.Replace(testDoc, "required: [count]", "required: [n]", 1))); err == nil {
-		t.Error("required [n] (YAML 1.1: [false]) parsed")
+}
+
+func TestParseRefusesInvalidSchemas(t *testing.T) {
+	for _, c := range []struct{ from, to string }{
+		{"price: {type: number,", "price: {type: nummber,"},
+		{"price: {type: number,", "price: {type: number, oneOf: [],"},
+		{"price: {type: number,", "price: {type: number, pattern: '(',"},
+		// YAML 1.1 reads an unquoted n as false: required [false].
+		{"required: [count]", "required: [n]"},
+	} {
+		doc := strings.Replace(testDoc, c.from, c.to, 1)
+		if doc == testDoc {
+			t.Fatalf("%q is not in the test document", c.from)
+		}
+		if _, err := Parse([]byte(doc)); err == nil {
+			t.Errorf("%s: parsed", c.to)
+		} else {
+			t.Logf("%s: %v", c.to, err)
+		}
 	}
 }
 
