@@ -483,6 +483,11 @@ func (c *comparer) compare(t reflect.Type, schema map[string]any, at, path strin
 	if t == timeType && s["format"] != "date-time" {
 		fail("Go type time.Time wants format date-time, the schema has %v", s["format"])
 	}
+	// The only numbers with decimals the services send are money (DESIGN
+	// §2): the schema must say so, or two-decimal cents go unchecked.
+	if want == "number" && s["format"] != "money" {
+		fail("Go type %s is a JSON number, money: the schema wants format money, has %v", t, s["format"])
+	}
 	switch {
 	case want == "array" && !t.Implements(marshalType):
 		items := obj(s["items"])

@@ -188,6 +188,14 @@ func TestCheckPayloadDrift(t *testing.T) {
 	}
 }
 
+func TestCheckPayloadMoneyFormat(t *testing.T) {
+	d := parse(t, strings.Replace(testDoc, ", format: money}", "}", 1))
+	got := failures(t, func(tb testing.TB) { d.CheckPayload(tb, "thing.done", reflect.TypeFor[thing]()) })
+	if want := "price: Go type asyncapitest.cents is a JSON number, money: the schema wants format money"; !strings.Contains(got, want) {
+		t.Errorf("money without format money: reported %q, want it to mention %q", got, want)
+	}
+}
+
 func TestCheckConsumer(t *testing.T) {
 	d := parse(t, testDoc)
 	type reads struct {
