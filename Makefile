@@ -5,7 +5,7 @@ GO       ?= go
 STATICCHECK_VERSION := v0.8.2
 
 .DEFAULT_GOAL := help
-.PHONY: help run seed stores test test-alerts bench vet lint fmt render images e2e-tools e2e
+.PHONY: help run seed stores test test-alerts api-diff bench vet lint fmt render images e2e-tools e2e
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -33,6 +33,10 @@ test: vet ## run every test (real servers from MONGODB_URI, REDIS_URL, AMQP_URL;
 test-alerts: ## the alert rules' promtool unit tests (deploy/alerts/); builds promtool into .e2e/bin first if missing (cold: minutes)
 	@test -x .e2e/bin/promtool || GO=$(GO) e2e/tools/prometheus/build.sh .e2e/bin
 	cd deploy && PROMTOOL=$(CURDIR)/.e2e/bin/promtool $(GO) test -count=1 -run 'TestAlertRules' .
+
+api-diff: ## the OpenAPI documents against the release in contract/previous-release (oasdiff): a breaking change fails unless info.version's major grew; the check's own tests first; builds oasdiff into .tools/bin once (cold: 1-2 min)
+	GO=$(GO) contract/api-diff_test.sh
+	GO=$(GO) contract/api-diff.sh
 
 bench: ## the catalog read and the order flow under load, against ceilings measured in the same run (results in bench-results/)
 	$(GO) run ./dev/cmd/bench
