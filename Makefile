@@ -5,7 +5,7 @@ GO       ?= go
 STATICCHECK_VERSION := v0.8.2
 
 .DEFAULT_GOAL := help
-.PHONY: help run seed stores test test-alerts api-diff bench vet lint fmt render images e2e-tools e2e
+.PHONY: help run seed stores test test-alerts api-diff contract bench vet lint fmt render images e2e-tools e2e
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -40,6 +40,9 @@ api-diff: ## the OpenAPI documents against the release in contract/previous-rele
 
 bench: ## the catalog read and the order flow under load, against ceilings measured in the same run (results in bench-results/)
 	$(GO) run ./dev/cmd/bench
+
+contract: ## the OpenAPI documents against the live shop: Spectral lint, a Newman journey through Prism proxies, Prism mocks (needs Node 20 and npm; results in contract/results/)
+	GO=$(GO) contract/run.sh
 
 vet: ## go vet every module
 	$(GO) vet $(PACKAGES)
