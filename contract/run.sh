@@ -168,8 +168,10 @@ say "Prism proxies started: strict on ${PORTS[*]:4:3}, responses only on ${PORTS
 say "portman: a collection per document"
 mkdir -p "$R/portman"
 for s in "${SERVICES[@]}"; do
-	# Portman reads file: scripts relative to its working directory.
-	if ! (cd "$C" && timeout 300 nice -n 19 "$BIN/portman" --local "$(doc "$s")" --portmanConfigFile portman-config.json \
+	# Portman reads file: scripts relative to its working directory and leaves a tmp/ there.
+	mkdir -p "$TMP/portman"
+	cp "$C/prism-check.js" "$TMP/portman/"
+	if ! (cd "$TMP/portman" && timeout 300 nice -n 19 "$BIN/portman" --local "$(doc "$s")" --portmanConfigFile "$C/portman-config.json" \
 		--baseUrl '{{baseUrl}}' --extraUnknownFormats money --output "$R/portman/$s.json" >"$R/portman/$s.log" 2>&1); then
 		cat "$R/portman/$s.log"
 		echo "contract: Portman could not convert $(doc "$s")" >&2
