@@ -1,14 +1,17 @@
 // Package openapi keeps a service's OpenAPI 3.1 document true: it serves
 // the document, and in tests Coverage compares it with the router and with
-// the responses the tests actually saw.
+// the requests and responses the tests actually made.
 //
-// Coverage answers two questions. Is every route documented? (MissingRoutes)
-// Is every documented response produced by some test? (UnproducedStatuses)
-// A route added without docs, or a status documented but never reached,
-// fails the service's tests.
+// Coverage answers three questions. Is every route documented?
+// (MissingRoutes) Is every documented response produced by some test?
+// (UnproducedStatuses) Does every response, and every request the service
+// accepted, match the document? (Violations) A route added without docs, a
+// status documented but never reached, or a body, header or status the
+// document does not allow fails the service's tests.
 package openapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -22,6 +25,8 @@ import (
 	"sync"
 
 	"github.com/gorilla/mux"
+	validator "github.com/pb33f/libopenapi-validator"
+	valerrors "github.com/pb33f/libopenapi-validator/errors"
 )
 
 // Handler serves doc as application/json.
@@ -43,8 +48,8 @@ type route struct {
 	template string
 }
 
-// Coverage compares a document with a router and with the responses seen
-// through Middleware. It is safe for concurrent use.
+// Coverage compares a document with a router and with the requests and
+// responses seen through Middleware or Wrap. It is safe for concurrent use.
 type Coverage struct {
 	router *mux.Router
 	// documented maps a normalised path to its operations' responses:
@@ -52,14 +57,17 @@ type Coverage struct {
 	documented map[string]map[string][]string
 	docPaths   map[string]string // normalised path -> path as documented
 	routes     []route
+	validator  validator.Validator
 
-	mu   sync.Mutex
-	seen map[string]bool // "METHOD normalised-path status"
+	mu         sync.Mutex
+	seen       map[string]bool // "METHOD normalised-path status"
+	violations []string        // seen through Middleware, for Check and Report
 }
 
 // NewCoverage reads the paths of doc (OpenAPI 3.x JSON) and the routes of
-// router. It fails when doc is not JSON or a route's template cannot be
-// read.
+// router, and builds the validator that checks every exchange against doc.
+// It fails when doc is not JSON, not an OpenAPI document libopenapi can
+// model, or a route's template cannot be read.
 func NewCoverage(doc []byte, router *mux.Router) (*Coverage, error) {
 	var parsed struct {
 		Paths map[string]map[string]json.RawMessage `json:"paths"`
@@ -97,8 +105,13 @@ func NewCoverage(doc []byte, router *mux.Router) (*Coverage, error) {
 		}
 		c.documented[norm] = ops
 	}
+	v, err := newValidator(doc)
+	if err != nil {
+		return nil, err
+	}
+	c.validator = v
 
-	err := router.Walk(func(r *mux.Route, _ *mux.Router, _ []*mux.Route) error {
+	err = router.Walk(func(r *mux.Route, _ *mux.Router, _ []*mux.Route) error {
 		if r.GetHandler() == nil {
 			// A subrouter's own route: its routes are walked one by one.
 			return nil
@@ -125,20 +138,132 @@ func NewCoverage(doc []byte, router *mux.Router) (*Coverage, error) {
 }
 
 // Middleware records the method, route template and status of every
-// request that reaches next. Wrap the router with it in tests, or add it
-// with router.Use.
+// request that reaches a route of the router, and validates the exchange
+// against the document (see Violations). Wrap the router with it in tests,
+// or add it with router.Use. Its violations wait for Check, Report or
+// RunTests; Wrap reports them to a test at once.
 func (c *Coverage) Middleware(next http.Handler) http.Handler {
+	return c.wrap(nil, next)
+}
+
+// Wrap is Middleware whose violations fail t at once, naming the request,
+// so that the test that made it fails; they are not kept for Report. t
+// must outlive the requests (an httptest.Server closed in t.Cleanup does).
+func (c *Coverage) Wrap(t TB, next http.Handler) http.Handler {
+	return c.wrap(t, next)
+}
+
+func (c *Coverage) wrap(t TB, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tmpl, ok := c.templateOf(r)
+		if !ok {
+			// Not a route (the router's own 404 or 405): nothing in the
+			// document to hold it to.
+			next.ServeHTTP(w, r)
+			return
+		}
+		// The body is read here, before next, so that the validator sees
+		// what the handler saw; the handler reads the same bytes.
+		var body []byte
+		if r.Body != nil && r.Body != http.NoBody {
+			body, _ = io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
-		if !ok {
+		code := rec.statusCode()
+		c.mu.Lock()
+		c.seen[seenKey(r.Method, normalise(tmpl), code)] = true
+		c.mu.Unlock()
+
+		violations := c.validate(r, body, rec)
+		if t != nil {
+			t.Helper()
+			for _, v := range violations {
+				t.Errorf("OpenAPI violation: %s", v)
+			}
 			return
 		}
 		c.mu.Lock()
-		c.seen[seenKey(r.Method, normalise(tmpl), rec.statusCode())] = true
+		c.violations = append(c.violations, violations...)
 		c.mu.Unlock()
 	})
+}
+
+// validate checks one exchange against the document. The response must
+// always match: status, required headers, media type and body. The
+// request may break the document only when the service refused it (a 4xx
+// or 5xx): tests send malformed, unknown or oversized input on purpose,
+// and refusing it is the documented behaviour. A request the document
+// refuses but the service accepted means the document claims a rule the
+// code does not keep.
+func (c *Coverage) validate(r *http.Request, body []byte, rec *statusRecorder) []string {
+	if r.Method == http.MethodHead {
+		// HEAD is documented by GET (see MissingRoutes), whose schemas
+		// demand the body that HEAD never has.
+		return nil
+	}
+	name := r.Method + " " + r.URL.RequestURI()
+	code := rec.statusCode()
+	var out []string
+
+	req := r.Clone(r.Context())
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	if ok, errs := c.validator.ValidateHttpRequest(req); !ok {
+		for _, e := range errs {
+			if e.IsPathMissingError() || e.IsOperationMissingError() {
+				// A route the document lacks: MissingRoutes names it.
+				return nil
+			}
+		}
+		if code < 400 {
+			for _, e := range errs {
+				out = append(out, fmt.Sprintf("%s: the service answered %d to a request the document refuses: %s", name, code, describe(e)))
+			}
+		}
+	}
+
+	req = r.Clone(r.Context())
+	req.Body = http.NoBody
+	resp := &http.Response{
+		StatusCode: code,
+		Header:     rec.sentHeader(),
+		Body:       io.NopCloser(bytes.NewReader(rec.body.Bytes())),
+		Request:    req,
+	}
+	if ok, errs := c.validator.ValidateHttpResponse(req, resp); !ok {
+		for _, e := range errs {
+			out = append(out, fmt.Sprintf("%s: response %d: %s", name, code, describe(e)))
+		}
+	}
+	return out
+}
+
+// describe is one validation error on one line, with each schema failure
+// and where in the body it is.
+func describe(e *valerrors.ValidationError) string {
+	var b strings.Builder
+	b.WriteString(e.Message)
+	if e.Reason != "" {
+		b.WriteString(": " + e.Reason)
+	}
+	for _, f := range e.SchemaValidationErrors {
+		where := f.FieldPath
+		if where == "" {
+			where = "/" + strings.Join(f.InstancePath, "/")
+		}
+		fmt.Fprintf(&b, "; at %s: %s", where, f.Reason)
+	}
+	return b.String()
+}
+
+// Violations lists the mismatches between the document and the exchanges
+// seen through Middleware, in the order they happened, as "METHOD
+// /request/uri: what". Wrap's go to its test instead.
+func (c *Coverage) Violations() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.violations)
 }
 
 // templateOf finds the route template r matches, inside the router (with
@@ -250,7 +375,8 @@ type TB interface {
 	Errorf(format string, args ...any)
 }
 
-// Check fails t with every missing route and every unproduced status.
+// Check fails t with every missing route, every unproduced status and
+// every violation.
 func (c *Coverage) Check(t TB) {
 	t.Helper()
 	for _, p := range c.problems() {
@@ -258,9 +384,9 @@ func (c *Coverage) Check(t TB) {
 	}
 }
 
-// Report writes every missing route and every unproduced status to w and
-// reports whether there were none: Check for a TestMain, which has no
-// testing.TB.
+// Report writes every missing route, every unproduced status and every
+// violation to w and reports whether there were none: Check for a
+// TestMain, which has no testing.TB.
 func (c *Coverage) Report(w io.Writer) (ok bool) {
 	problems := c.problems()
 	for _, p := range problems {
@@ -270,9 +396,11 @@ func (c *Coverage) Report(w io.Writer) (ok bool) {
 }
 
 // RunTests runs the tests of m (a *testing.M) and returns the exit code for
-// a TestMain: the tests' own, or 1 when all of them ran and passed but
-// coverage has gaps. Only a full run (no -run filter, no -short) produces
-// every documented status, so a partial run is not checked.
+// a TestMain: the tests' own, or 1 when they passed but an exchange seen
+// through Middleware broke the document, or when all of them ran and
+// passed but coverage has gaps. Only a full run (no -run filter, no
+// -short) produces every documented status, so a partial run is checked
+// for violations alone.
 //
 //	func TestMain(m *testing.M) {
 //		flag.Parse()
@@ -285,7 +413,17 @@ func (c *Coverage) RunTests(m interface{ Run() int }) int {
 
 func (c *Coverage) runTests(m interface{ Run() int }, full bool, w io.Writer) int {
 	code := m.Run()
-	if code == 0 && full && !c.Report(w) {
+	if code != 0 {
+		return code
+	}
+	problems := c.violationProblems()
+	if full {
+		problems = c.problems()
+	}
+	for _, p := range problems {
+		fmt.Fprintf(w, "OpenAPI coverage: %s\n", p)
+	}
+	if len(problems) > 0 {
 		code = 1
 	}
 	return code
@@ -306,7 +444,14 @@ func (c *Coverage) problems() []string {
 	if unproduced := c.UnproducedStatuses(); len(unproduced) > 0 {
 		out = append(out, "documented responses no test produced:\n\t"+strings.Join(unproduced, "\n\t"))
 	}
-	return out
+	return append(out, c.violationProblems()...)
+}
+
+func (c *Coverage) violationProblems() []string {
+	if v := c.Violations(); len(v) > 0 {
+		return []string{"exchanges that break the OpenAPI document:\n\t" + strings.Join(v, "\n\t")}
+	}
+	return nil
 }
 
 // normalise replaces each {name} or {name:pattern} in a path template with
@@ -339,23 +484,41 @@ func sortedUnique(s []string) []string {
 	return slices.Compact(s)
 }
 
+// statusRecorder keeps what a handler sent: the final status, the headers
+// as they were when it was sent, and the body.
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+	header http.Header
+	body   bytes.Buffer
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
 	if s.status == 0 && code >= 200 {
 		s.status = code
+		s.header = s.ResponseWriter.Header().Clone()
 	}
 	s.ResponseWriter.WriteHeader(code)
 }
 
 func (s *statusRecorder) Write(b []byte) (int, error) {
 	if s.status == 0 {
+		// The implicit 200 of net/http, left to it so that it still
+		// sniffs a missing Content-Type.
 		s.status = http.StatusOK
+		s.header = s.ResponseWriter.Header().Clone()
 	}
+	s.body.Write(b)
 	return s.ResponseWriter.Write(b)
+}
+
+// sentHeader is the header the client got: as of the status line, or now
+// if the handler wrote nothing (net/http then sends 200 with it).
+func (s *statusRecorder) sentHeader() http.Header {
+	if s.header == nil {
+		return s.ResponseWriter.Header().Clone()
+	}
+	return s.header
 }
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

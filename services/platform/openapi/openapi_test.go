@@ -157,7 +157,7 @@ func TestCheck(t *testing.T) {
 	// A fully documented and exercised router passes.
 	r := mux.NewRouter()
 	r.HandleFunc("/a/{x}", func(http.ResponseWriter, *http.Request) {}).Methods(http.MethodGet)
-	cov, err = NewCoverage([]byte(`{"paths":{"/a/{y}":{"get":{"responses":{"200":{}}}}}}`), r)
+	cov, err = NewCoverage([]byte(`{"openapi":"3.1.0","info":{"title":"t","version":"1"},"paths":{"/a/{y}":{"get":{"responses":{"200":{"description":"ok"}}}}}}`), r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +204,7 @@ func TestRunTestsChecksOnlyFullPassingRuns(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tt.complete {
-				cov, err = NewCoverage([]byte(`{"openapi":"3.1.0","paths":{}}`), mux.NewRouter())
+				cov, err = NewCoverage([]byte(`{"openapi":"3.1.0","info":{"title":"t","version":"1"},"paths":{}}`), mux.NewRouter())
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -1,0 +1,64 @@
+package openapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"strconv"
+
+	"github.com/pb33f/libopenapi"
+	validator "github.com/pb33f/libopenapi-validator"
+	"github.com/pb33f/libopenapi-validator/config"
+)
+
+// MoneyFormat is the JSON Schema format of an amount of money: a JSON
+// number with at most two decimal places (DESIGN §2). The documents use it
+// instead of multipleOf 0.01, which tools checking with binary floats get
+// wrong (76.99 is no multiple of 0.01 in float64); a tool that does not
+// know the format ignores it, as JSON Schema says of unknown formats.
+const MoneyFormat = "money"
+
+// newValidator builds the validator of doc: OpenAPI 3.1 (JSON Schema 2020-12)
+// with formats asserted, not merely annotated, so that date-time, email and
+// money are held to.
+func newValidator(doc []byte) (validator.Validator, error) {
+	d, err := libopenapi.NewDocument(doc)
+	if err != nil {
+		return nil, fmt.Errorf("openapi: read document: %w", err)
+	}
+	v, errs := validator.NewValidator(d,
+		config.WithFormatAssertions(),
+		config.WithCustomFormat(MoneyFormat, validateMoney),
+	)
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("openapi: model document: %w", errors.Join(errs...))
+	}
+	return v, nil
+}
+
+// validateMoney fails a number with more than two decimal places. The
+// check is exact, on the number's decimal text, never by float division:
+// a float64 is written back as the shortest decimal that reads as the same
+// float, which is the text the JSON held (to 15 significant digits), and
+// that text is compared as a rational. Other types are left to the
+// schema's type.
+func validateMoney(v any) error {
+	var text string
+	switch n := v.(type) {
+	case json.Number:
+		text = n.String()
+	case float64:
+		text = strconv.FormatFloat(n, 'f', -1, 64)
+	default:
+		return nil
+	}
+	r, ok := new(big.Rat).SetString(text)
+	if !ok {
+		return fmt.Errorf("%s is not a number", text)
+	}
+	if !r.Mul(r, big.NewRat(100, 1)).IsInt() {
+		return fmt.Errorf("%s has more than two decimal places", text)
+	}
+	return nil
+}
