@@ -19,7 +19,7 @@ import (
 	"github.com/travluk/ecom/services/customer/internal/httpapi"
 	"github.com/travluk/ecom/services/customer/server"
 	"github.com/travluk/ecom/services/platform/auth"
-	"github.com/travluk/ecom/services/platform/openapi"
+	"github.com/travluk/ecom/services/platform/openapi/openapitest"
 )
 
 const (
@@ -43,14 +43,14 @@ func TestAPI(t *testing.T) {
 	env["LOGIN_FAILURE_WINDOW"] = "1m"
 	env["TRUST_FORWARDED_FOR"] = "true"
 
-	var cov *openapi.Coverage
+	var cov *openapitest.Coverage
 	svc := start(t, env, server.Options{WrapHandler: func(r *mux.Router) http.Handler {
-		c, err := openapi.NewCoverage(httpapi.OpenAPI, r)
+		c, err := openapitest.NewCoverage(httpapi.OpenAPI, r)
 		if err != nil {
 			t.Fatalf("openapi coverage: %v", err)
 		}
 		cov = c
-		return c.Middleware(r)
+		return c.Wrap(t, r)
 	}})
 
 	t.Run("register", func(t *testing.T) { testRegister(t, svc) })

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -13,31 +14,45 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/travluk/ecom/dev/shoptest"
 	"github.com/travluk/ecom/dev/testenv"
 	"github.com/travluk/ecom/services/order/internal/mongodb"
 	"github.com/travluk/ecom/services/order/internal/order"
 	"github.com/travluk/ecom/services/platform/auth"
 	"github.com/travluk/ecom/services/platform/auth/authtest"
+	"github.com/travluk/ecom/services/platform/httpserver"
 	"github.com/travluk/ecom/services/platform/mongoconn"
-	"github.com/travluk/ecom/services/platform/openapi"
+	"github.com/travluk/ecom/services/platform/openapi/openapitest"
 	"github.com/travluk/ecom/services/platform/redisconn"
 )
 
 // coverage records every response of every test in this package; TestMain
-// checks it against the OpenAPI document after a full run.
-var coverage *openapi.Coverage
+// checks it against the OpenAPI document after a full run. Each exchange is
+// validated against the document as it happens (serve).
+var coverage *openapitest.Coverage
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	cov, err := openapi.NewCoverage(OpenAPI, NewHandler(nil, auth.NewVerifier(auth.VerifierOptions{
+	cov, err := openapitest.NewCoverage(OpenAPI, NewHandler(nil, auth.NewVerifier(auth.VerifierOptions{
 		Issuer: "x", Audience: "x", Keys: auth.StaticKeys{}, Sessions: auth.NewRedisSessions(nil, 0)}), nil))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	coverage = cov
+	// httpserver.Instrument logs every request at info; only worse is
+	// worth reading beside a failing test.
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	os.Exit(coverage.RunTests(m))
+}
+
+// serve wraps h as Run serves it, in httpserver.Instrument (which sets
+// X-Request-Id on every response), and fails t with every exchange that
+// breaks the OpenAPI document.
+func serve(t testing.TB, h http.Handler) http.Handler {
+	return coverage.Wrap(t, httpserver.Instrument(prometheus.NewRegistry())(h))
 }
 
 // env is one order API over real stores, with an admin and two customers,
@@ -87,7 +102,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	iss := authtest.NewIssuer(t, redisURL)
 	v := auth.NewVerifier(auth.VerifierOptions{Issuer: authtest.IssuerName, Audience: authtest.Audience,
 		Keys: iss.Keys(), Sessions: auth.NewRedisSessions(rdb, 0)})
-	srv := httptest.NewServer(coverage.Middleware(NewHandler(svc, v, nil)))
+	srv := httptest.NewServer(serve(t, NewHandler(svc, v, nil)))
 	t.Cleanup(srv.Close)
 	admin, _ := iss.Token(t, "admin-1", auth.RoleAdmin)
 	ada, _ := iss.Token(t, "ada", auth.RoleCustomer)

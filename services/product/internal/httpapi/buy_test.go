@@ -81,7 +81,7 @@ func newBuyEnv(t *testing.T, o buyOptions) *buyEnv {
 	v := auth.NewVerifier(auth.VerifierOptions{Issuer: authtest.IssuerName, Audience: authtest.Audience,
 		Keys: auth.NewJWKSClient(iss.JWKSURL(), nil), Sessions: auth.NewRedisSessions(rdb, time.Second)})
 	reg := prometheus.NewRegistry()
-	srv := httptest.NewServer(coverage.Middleware(NewHandler(product.NewService(repo, nil, nil), v, nil, WithBuy(b.flow, reg))))
+	srv := httptest.NewServer(serve(t, NewHandler(product.NewService(repo, nil, nil), v, nil, WithBuy(b.flow, reg))))
 	t.Cleanup(func() {
 		srv.Close()
 		b.stopped.Store(true)

@@ -39,7 +39,7 @@ func deadLetterServer(t *testing.T, dl messaging.DeadLetters) (url, admin, custo
 	iss := authtest.NewIssuer(t, redisURL)
 	v := auth.NewVerifier(auth.VerifierOptions{Issuer: authtest.IssuerName, Audience: authtest.Audience,
 		Keys: iss.Keys(), Sessions: auth.NewRedisSessions(rdb, 0)})
-	srv := httptest.NewServer(coverage.Middleware(NewHandler(nil, v, nil, WithDeadLetters(deadletterapi.New(dl, deadLetterQueue, nil)))))
+	srv := httptest.NewServer(serve(t, NewHandler(nil, v, nil, WithDeadLetters(deadletterapi.New(dl, deadLetterQueue, nil)))))
 	t.Cleanup(srv.Close)
 	admin, _ = iss.Token(t, "admin-1", auth.RoleAdmin)
 	customer, _ = iss.Token(t, "ada", auth.RoleCustomer)

@@ -1,4 +1,4 @@
-package openapi
+package openapitest
 
 import (
 	"encoding/json"
