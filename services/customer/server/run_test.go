@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -43,15 +45,20 @@ func TestAPI(t *testing.T) {
 	env["LOGIN_FAILURE_WINDOW"] = "1m"
 	env["TRUST_FORWARDED_FOR"] = "true"
 
+	// One coverage for every service this test starts: they serve the
+	// same routes, and together they produce every documented status.
 	var cov *openapitest.Coverage
-	svc := start(t, env, server.Options{WrapHandler: func(r *mux.Router) http.Handler {
-		c, err := openapitest.NewCoverage(httpapi.OpenAPI, r)
-		if err != nil {
-			t.Fatalf("openapi coverage: %v", err)
+	wrap := func(r *mux.Router) http.Handler {
+		if cov == nil {
+			c, err := openapitest.NewCoverage(httpapi.OpenAPI, r)
+			if err != nil {
+				t.Fatalf("openapi coverage: %v", err)
+			}
+			cov = c
 		}
-		cov = c
-		return c.Wrap(t, r)
-	}})
+		return cov.Wrap(t, r)
+	}
+	svc := start(t, env, server.Options{WrapHandler: wrap})
 
 	t.Run("register", func(t *testing.T) { testRegister(t, svc) })
 	t.Run("bad bodies change nothing", func(t *testing.T) { testBadBodies(t, svc) })
@@ -73,6 +80,7 @@ func TestAPI(t *testing.T) {
 		}
 	})
 	t.Run("redis away and back", func(t *testing.T) { testRedisFault(t, svc, proxy) })
+	t.Run("mongodb away", func(t *testing.T) { testMongoFault(t, env, wrap) })
 
 	if t.Failed() {
 		return // coverage of a half-run suite says nothing
@@ -486,6 +494,33 @@ func testRedisFault(t *testing.T, svc *service, proxy *testenv.TCPProxy) {
 	}
 	expect(t, svc.do(req{method: "POST", path: "/api/customers/refresh", body: map[string]string{"refreshToken": live.refresh}}), 200, "refresh after recovery")
 	svc.login(t, b.email, b.password)
+}
+
+// testMongoFault starts a second service on env whose MongoDB is behind a
+// proxy, and cuts it: a registration, which needs nothing else, is then
+// refused with 503 and Retry-After rather than hanging or failing with 500.
+func testMongoFault(t *testing.T, env map[string]string, wrap func(*mux.Router) http.Handler) {
+	u, err := url.Parse(env["MONGODB_URI"])
+	if err != nil || u.Host == "" || strings.Contains(u.Host, ",") {
+		t.Fatalf("cannot put one proxy before MongoDB at %q: %v", env["MONGODB_URI"], err)
+	}
+	proxy := testenv.NewTCPProxy(t, u.Host)
+	u.Host = proxy.Addr()
+	viaProxy := maps.Clone(env)
+	viaProxy["MONGODB_URI"] = u.String()
+	viaProxy["DATA_DIR"] = t.TempDir()
+	svc := start(t, viaProxy, server.Options{WrapHandler: wrap})
+	// It listens before it has pinged MongoDB and ensured the admin.
+	eventually(t, 5*time.Second, "/readyz before the cut", func() bool {
+		return svc.do(req{method: "GET", path: "/readyz"}).status == 200
+	})
+
+	proxy.Cut()
+	r := expect(t, svc.do(req{method: "POST", path: "/api/customers/register", body: map[string]string{
+		"name": "Ivy", "email": "ivy-" + uniq() + "@example.com", "password": "correct-horse"}}), 503, "register while MongoDB is away")
+	if r.header.Get("Retry-After") == "" {
+		t.Errorf("register while MongoDB is away: no Retry-After")
+	}
 }
 
 // TestRestartKeepsCustomersAndAdmin runs the service twice on one database
