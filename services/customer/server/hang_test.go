@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/travluk/ecom/dev/testenv"
-	"github.com/travluk/ecom/services/customer/server"
 )
 
 // hangingProxy relays TCP to a target until Hang; from then on it keeps
@@ -100,7 +99,7 @@ func TestLoginFailsFastWhileRedisHangs(t *testing.T) {
 	proxy := newHangingProxy(t, redisAddr(t, testenv.Redis(t)))
 	env := baseEnv(t)
 	env["REDIS_URL"] = redisURLVia(t, testenv.Redis(t), proxy.Addr())
-	svc := start(t, env, server.Options{})
+	svc := start(t, env, validated(t))
 	a := svc.register(t, "Hana")
 	tok := svc.login(t, a.email, a.password) // the pool holds live connections
 

@@ -13,9 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/mux"
+
 	"github.com/travluk/ecom/dev/shoptest"
 	"github.com/travluk/ecom/dev/testenv"
+	"github.com/travluk/ecom/services/customer/internal/httpapi"
 	"github.com/travluk/ecom/services/customer/server"
+	"github.com/travluk/ecom/services/platform/openapi/openapitest"
 )
 
 // service is one running customer service, started by start and stopped
@@ -37,6 +41,19 @@ func baseEnv(t testing.TB) map[string]string {
 		"DATA_DIR":         t.TempDir(),
 		"LOG_LEVEL":        "debug",
 	}
+}
+
+// validated is Options that hold every exchange with the service to the
+// OpenAPI document, failing t with each that breaks it. TestAPI also
+// checks coverage; the other tests only validate.
+func validated(t testing.TB) server.Options {
+	return server.Options{WrapHandler: func(r *mux.Router) http.Handler {
+		c, err := openapitest.NewCoverage(httpapi.OpenAPI, r)
+		if err != nil {
+			t.Fatalf("openapi: %v", err)
+		}
+		return c.Wrap(t, r)
+	}}
 }
 
 // start runs the service with env (and opts) and waits until it listens.

@@ -4,14 +4,13 @@ import (
 	"testing"
 
 	"github.com/travluk/ecom/dev/shoptest"
-	"github.com/travluk/ecom/services/customer/server"
 )
 
 // TestHeadAnswersLikeGet sends GET and then HEAD to every GET route of a
 // running service: HEAD must get the same status and headers
 // (Content-Length included) and no body.
 func TestHeadAnswersLikeGet(t *testing.T) {
-	svc := start(t, baseEnv(t), server.Options{})
+	svc := start(t, baseEnv(t), validated(t))
 	a := svc.register(t, "Heady")
 	tok := svc.login(t, a.email, a.password)
 	for _, tt := range []struct{ path, token string }{
@@ -31,7 +30,7 @@ func TestHeadAnswersLikeGet(t *testing.T) {
 // serve: the answer is 405 with Allow and a problem, never 401, because the
 // method is checked before authentication.
 func TestWrongMethod(t *testing.T) {
-	svc := start(t, baseEnv(t), server.Options{})
+	svc := start(t, baseEnv(t), validated(t))
 	tests := []struct {
 		method, path, allow string
 	}{

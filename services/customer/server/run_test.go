@@ -530,7 +530,7 @@ func TestRestartKeepsCustomersAndAdmin(t *testing.T) {
 	env := baseEnv(t)
 	env["ADMIN_EMAIL"], env["ADMIN_PASSWORD"] = " Root@Travluk.Example ", adminPass
 
-	first := start(t, env, server.Options{})
+	first := start(t, env, validated(t))
 	c := first.register(t, "Kim")
 	admin := first.login(t, adminEmail, adminPass)
 	adminID := claimsOf(t, admin.access)["sub"]
@@ -543,7 +543,7 @@ func TestRestartKeepsCustomersAndAdmin(t *testing.T) {
 		t.Fatalf("first Run: %v", err)
 	}
 
-	second := start(t, env, server.Options{})
+	second := start(t, env, validated(t))
 	if jwks2 := second.do(req{method: "GET", path: "/.well-known/jwks.json"}).body; string(jwks1) != string(jwks2) {
 		t.Errorf("signing key changed across restart:\n%s\n%s", jwks1, jwks2)
 	}
@@ -566,7 +566,7 @@ func TestRestartKeepsCustomersAndAdmin(t *testing.T) {
 // so whoever registered it does not become admin.
 func TestBootstrapPromotesExistingAccount(t *testing.T) {
 	env := baseEnv(t)
-	first := start(t, env, server.Options{})
+	first := start(t, env, validated(t))
 	email := "ops-" + uniq() + "@example.com"
 	expect(t, first.do(req{method: "POST", path: "/api/customers/register", body: map[string]string{
 		"name": "Mallory", "email": email, "password": "mallory-password"}}), 201, "register the future admin email")
@@ -574,7 +574,7 @@ func TestBootstrapPromotesExistingAccount(t *testing.T) {
 	first.stop()
 
 	env["ADMIN_EMAIL"], env["ADMIN_PASSWORD"] = email, adminPass
-	second := start(t, env, server.Options{})
+	second := start(t, env, validated(t))
 	expect(t, second.do(req{method: "GET", path: "/api/customers/me", token: squatter.access}), 401, "squatter's session")
 	expect(t, second.do(req{method: "POST", path: "/api/customers/login", body: map[string]string{"email": email, "password": "mallory-password"}}), 401, "squatter's password")
 	if role := claimsOf(t, second.login(t, email, adminPass).access)["role"]; role != "admin" {
