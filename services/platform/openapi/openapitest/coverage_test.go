@@ -20,7 +20,7 @@ const doc = `{
       "post": {"responses": {"201": {"description": "created"}, "422": {"description": "invalid"}, "default": {"description": "error"}}}
     },
     "/api/items/{id}": {
-      "parameters": [{"name": "id", "in": "path", "required": true}],
+      "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
       "get": {"responses": {"200": {"description": "item"}, "4XX": {"description": "client error"}}}
     },
     "/api/ghosts": {
@@ -232,7 +232,16 @@ func TestNormalise(t *testing.T) {
 }
 
 func TestNewCoverageBadDocument(t *testing.T) {
-	if _, err := NewCoverage([]byte(`{"paths":`), mux.NewRouter()); err == nil {
-		t.Error("NewCoverage accepted malformed JSON")
+	tests := map[string]string{
+		"malformed JSON": `{"paths":`,
+		"not OpenAPI":    `{"paths":{}}`,
+		"a path param without schema": `{"openapi":"3.1.0","info":{"title":"t","version":"1"},"paths":{"/a/{id}":{` +
+			`"parameters":[{"name":"id","in":"path","required":true}],"get":{"responses":{"200":{"description":"ok"}}}}}}`,
+		"a response without description": `{"openapi":"3.1.0","info":{"title":"t","version":"1"},"paths":{"/a":{"get":{"responses":{"200":{}}}}}}`,
+	}
+	for name, doc := range tests {
+		if _, err := NewCoverage([]byte(doc), mux.NewRouter()); err == nil {
+			t.Errorf("NewCoverage accepted %s", name)
+		}
 	}
 }

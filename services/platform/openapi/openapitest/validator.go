@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/big"
 	"strconv"
+	"strings"
 
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
@@ -21,7 +22,8 @@ const MoneyFormat = "money"
 
 // newValidator builds the validator of doc: OpenAPI 3.1 (JSON Schema 2020-12)
 // with formats asserted, not merely annotated, so that date-time, email and
-// money are held to.
+// money are held to. It fails when doc itself is not a valid OpenAPI
+// document.
 func newValidator(doc []byte) (validator.Validator, error) {
 	d, err := libopenapi.NewDocument(doc)
 	if err != nil {
@@ -33,6 +35,15 @@ func newValidator(doc []byte) (validator.Validator, error) {
 	)
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("openapi: model document: %w", errors.Join(errs...))
+	}
+	// A document that breaks the OpenAPI schema would be refused by the
+	// tools clients run, whatever the service does.
+	if ok, verrs := v.ValidateDocument(); !ok {
+		msgs := make([]string, len(verrs))
+		for i, e := range verrs {
+			msgs[i] = describe(e)
+		}
+		return nil, fmt.Errorf("openapi: the document breaks the OpenAPI %s schema:\n\t%s", d.GetVersion(), strings.Join(msgs, "\n\t"))
 	}
 	return v, nil
 }
