@@ -12,6 +12,8 @@
 #   API_DIFF_ROOT     the git work tree holding the documents (default: this repository)
 #   API_DIFF_RELEASE  the release file (default: $API_DIFF_ROOT/contract/previous-release)
 #   API_DIFF_DOCS     the documents, paths relative to API_DIFF_ROOT (default: the three services')
+#   API_DIFF_ACCEPTED breaking changes reviewed and accepted, oasdiff's --err-ignore file
+#                     (default: $API_DIFF_ROOT/contract/api-diff-accepted.txt; none if missing)
 #   GO                the go command that builds oasdiff (default: go)
 set -euo pipefail
 
@@ -20,6 +22,7 @@ OASDIFF_VERSION=v1.39.0
 here=$(cd "$(dirname "$0")/.." && pwd)
 root=${API_DIFF_ROOT:-$here}
 release_file=${API_DIFF_RELEASE:-$root/contract/previous-release}
+accepted=${API_DIFF_ACCEPTED:-$root/contract/api-diff-accepted.txt}
 read -r -a docs <<<"${API_DIFF_DOCS:-services/customer/internal/httpapi/openapi.json services/product/internal/httpapi/openapi.json services/order/internal/httpapi/openapi.json}"
 
 fail() {
@@ -63,6 +66,10 @@ major() { # an info.version's major number, or nothing
 # config file of the work tree changes what it checks.
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+ignore=()
+if [[ -f $accepted ]]; then
+	ignore=(--err-ignore "$(cd "$(dirname "$accepted")" && pwd)/$(basename "$accepted")")
+fi
 
 failed=0
 for doc in "${docs[@]}"; do
@@ -82,7 +89,7 @@ for doc in "${docs[@]}"; do
 	# entries are exactly what "oasdiff breaking --fail-on ERR" fails on.
 	# External $refs are refused: a document must never make the check
 	# fetch anything.
-	changes=$(cd "$tmp" && "$oasdiff" changelog --allow-external-refs=false -f json "$base" "$revision")
+	changes=$(cd "$tmp" && "$oasdiff" changelog --allow-external-refs=false "${ignore[@]}" -f json "$base" "$revision")
 	breaking=$(jq '[.[] | select(.level == 3)] | length' <<<"$changes")
 	other=$(($(jq 'length' <<<"$changes") - breaking))
 
@@ -90,7 +97,7 @@ for doc in "${docs[@]}"; do
 		from_major=$(major "$from") || fail "$base: info.version \"$from\" is not a semantic version"
 		to_major=$(major "$to") || fail "$revision: info.version \"$to\" is not a semantic version"
 		if ((to_major <= from_major)); then
-			(cd "$tmp" && "$oasdiff" breaking --allow-external-refs=false --color never "$base" "$revision") || true
+			(cd "$tmp" && "$oasdiff" breaking --allow-external-refs=false "${ignore[@]}" --color never "$base" "$revision") || true
 			printf 'api-diff: %s: %d breaking change(s) since %s, but info.version %s -> %s keeps the major version: bump it to %d.0.0 or undo the change(s)\n' \
 				"$doc" "$breaking" "$tag" "$from" "$to" "$((from_major + 1))" >&2
 			failed=1

@@ -84,6 +84,14 @@ expect "an operation removed, minor bump" fail "bump it to 2.0.0"
 expect "an operation removed, the change listed" fail "api-path-removed-without-deprecation"
 revise '.info.version = "2.0.0" | del(.paths["/things/{id}"])'
 expect "an operation removed, major bump" pass "1.0.0 -> 2.0.0, 1 breaking"
+# A breaking change reviewed and listed in the accepted file (oasdiff's
+# --err-ignore: method, path and the change's whole text) passes unbumped;
+# another one beside it still fails.
+printf '# reviewed\nGET /things/{id} api path removed without deprecation\n' >"$repo/accepted.txt"
+revise '.info.version = "1.1.0" | del(.paths["/things/{id}"])'
+API_DIFF_ACCEPTED=$repo/accepted.txt expect "an operation removed, the removal accepted" pass "1.0.0 -> 1.1.0, 0 breaking"
+revise ".info.version = \"1.1.0\" | del(.paths[\"/things/{id}\"]) | $body.required += [\"note\"]"
+API_DIFF_ACCEPTED=$repo/accepted.txt expect "an accepted removal beside a new required field" fail "request-property-became-required"
 
 revise ".info.version = \"1.1.0\" | $body.required += [\"note\"]"
 expect "an optional request field made required, minor bump" fail "request-property-became-required"
