@@ -31,6 +31,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"sigs.k8s.io/yaml"
 
+	"github.com/travluk/ecom/services/platform/jsonformat"
 	"github.com/travluk/ecom/services/platform/messaging"
 )
 
@@ -104,7 +105,7 @@ const docURL = "urn:travluk:asyncapi.yaml"
 // The schemas are JSON Schema draft-07, the base of AsyncAPI 3.0's
 // default schema format, with format assertions on: date-time and the
 // other standard formats are checked, and so is money (see
-// validateMoney).
+// jsonformat.Money).
 func Parse(data []byte) (*Doc, error) {
 	js, err := yaml.YAMLToJSON(data)
 	if err != nil {
@@ -127,7 +128,7 @@ func Parse(data []byte) (*Doc, error) {
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft7)
 	c.AssertFormat()
-	c.RegisterFormat(&jsonschema.Format{Name: "money", Validate: validateMoney})
+	c.RegisterFormat(&jsonschema.Format{Name: "money", Validate: jsonformat.Money})
 	if err := c.AddResource(docURL, root); err != nil {
 		return nil, fmt.Errorf("asyncapitest: %w", err)
 	}

@@ -1,16 +1,15 @@
 package openapitest
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
-	"strconv"
 	"strings"
 
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
 	"github.com/pb33f/libopenapi-validator/config"
+
+	"github.com/travluk/ecom/services/platform/jsonformat"
 )
 
 // MoneyFormat is the JSON Schema format of an amount of money: a JSON
@@ -31,7 +30,7 @@ func newValidator(doc []byte) (validator.Validator, error) {
 	}
 	v, errs := validator.NewValidator(d,
 		config.WithFormatAssertions(),
-		config.WithCustomFormat(MoneyFormat, validateMoney),
+		config.WithCustomFormat(MoneyFormat, jsonformat.Money),
 	)
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("openapi: model document: %w", errors.Join(errs...))
@@ -46,30 +45,4 @@ func newValidator(doc []byte) (validator.Validator, error) {
 		return nil, fmt.Errorf("openapi: the document breaks the OpenAPI %s schema:\n\t%s", d.GetVersion(), strings.Join(msgs, "\n\t"))
 	}
 	return v, nil
-}
-
-// validateMoney fails a number with more than two decimal places. The
-// check is exact, on the number's decimal text, never by float division:
-// a float64 is written back as the shortest decimal that reads as the same
-// float, which is the text the JSON held (to 15 significant digits), and
-// that text is compared as a rational. Other types are left to the
-// schema's type.
-func validateMoney(v any) error {
-	var text string
-	switch n := v.(type) {
-	case json.Number:
-		text = n.String()
-	case float64:
-		text = strconv.FormatFloat(n, 'f', -1, 64)
-	default:
-		return nil
-	}
-	r, ok := new(big.Rat).SetString(text)
-	if !ok {
-		return fmt.Errorf("%s is not a number", text)
-	}
-	if !r.Mul(r, big.NewRat(100, 1)).IsInt() {
-		return fmt.Errorf("%s has more than two decimal places", text)
-	}
-	return nil
 }

@@ -175,32 +175,3 @@ func TestRunTestsReportsViolationsOfPartialRuns(t *testing.T) {
 		t.Errorf("exit code %d, report %q; want 1 naming the missing ETag", code, out.String())
 	}
 }
-
-func TestValidateMoney(t *testing.T) {
-	tests := []struct {
-		in any
-		ok bool
-	}{
-		{76.99, true},
-		{0.07, true},
-		{0.1, true},
-		{100.0, true},
-		{0.0, true},
-		{-5.25, true},
-		{19999999.99, true},
-		{76.999, false},
-		{0.001, false},
-		{1.005, false},
-		{json.Number("76.99"), true},
-		{json.Number("7.699e1"), true},
-		{json.Number("76.990"), true},
-		{json.Number("1.005"), false},
-		{json.Number("1e-3"), false},
-		{"76.999", true}, // not a number: the schema's type says so, not the format
-	}
-	for _, tt := range tests {
-		if err := validateMoney(tt.in); (err == nil) != tt.ok {
-			t.Errorf("validateMoney(%v) = %v, want ok %v", tt.in, err, tt.ok)
-		}
-	}
-}
