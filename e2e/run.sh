@@ -76,6 +76,13 @@ finish() {
 			say "failed; what the namespace looked like:"
 			k get pods -o wide 2>&1 | tail -n 30 || true
 			k get events --sort-by=.lastTimestamp 2>&1 | tail -n 30 || true
+			# The shop's own logs name the dependency behind a 503.
+			local svc
+			for svc in customer product order; do
+				k logs -l "app.kubernetes.io/name=$svc" --all-containers --prefix --tail=500 >"$results/$svc-pods.log" 2>&1 || true
+				echo "$svc pods, their log's last warnings ($results/$svc-pods.log):"
+				grep -E '"level":"(WARN|ERROR)"' "$results/$svc-pods.log" | tail -n 5 || true
+			done
 		fi
 		local start=$SECONDS
 		e2e/cluster.sh down

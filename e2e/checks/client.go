@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -21,6 +22,7 @@ type answer struct {
 	status   int
 	body     []byte
 	location string
+	retry    string // Retry-After
 	err      error
 }
 
@@ -56,7 +58,7 @@ func (s *shop) do(method, path, token string, body any) answer {
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	return answer{status: resp.StatusCode, body: b, location: resp.Header.Get("Location"), err: err}
+	return answer{status: resp.StatusCode, body: b, location: resp.Header.Get("Location"), retry: resp.Header.Get("Retry-After"), err: err}
 }
 
 // must calls and returns an error unless the status is one of want; it
@@ -90,6 +92,33 @@ func (s *shop) login(email, password string) (tokens, error) {
 	var t tokens
 	err := s.must("POST", "/api/customers/login", "", map[string]string{"email": email, "password": password}, &t, http.StatusOK)
 	return t, err
+}
+
+// loginRetrying logs in as a client following the API's contract does: a
+// 503 carries Retry-After, and the login is tried again after it, at most
+// 4 times. Only the checks' own setup uses it, right after pods were
+// replaced; every check proper counts a 503 as a failure.
+func (s *shop) loginRetrying(email, password string) (tokens, error) {
+	const path = "/api/customers/login"
+	for try := 1; ; try++ {
+		a := s.do("POST", path, "", map[string]string{"email": email, "password": password})
+		if a.err == nil && a.status == http.StatusOK {
+			var t tokens
+			if err := json.Unmarshal(a.body, &t); err != nil {
+				return t, fmt.Errorf("POST %s: decode %s: %w", path, a.body, err)
+			}
+			return t, nil
+		}
+		if a.err != nil || a.status != http.StatusServiceUnavailable || try == 4 {
+			return tokens{}, fmt.Errorf("POST %s = %s (try %d), want [200]", path, a, try)
+		}
+		wait, err := strconv.Atoi(a.retry)
+		if err != nil || wait < 1 || wait > 5 {
+			wait = 1
+		}
+		fmt.Printf("checks: POST %s = %s (try %d); again in %d s, as Retry-After says\n", path, a, try, wait)
+		time.Sleep(time.Duration(wait) * time.Second)
+	}
 }
 
 // register makes a customer and logs in.

@@ -69,7 +69,7 @@ func run(args []string) error {
 		return fmt.Errorf("-admin-email and $E2E_ADMIN_PASSWORD are required")
 	}
 	s := &shop{base: strings.TrimRight(c.base, "/"), client: &http.Client{Timeout: 15 * time.Second}}
-	admin, err := s.login(c.adminEmail, c.adminPassword)
+	admin, err := s.loginRetrying(c.adminEmail, c.adminPassword)
 	if err != nil {
 		return fmt.Errorf("admin login: %w", err)
 	}
