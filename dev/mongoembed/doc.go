@@ -16,4 +16,8 @@
 // to {_id: X} or answers "no match" as FerretDB would. And it gives every
 // collection table an index on the expression FerretDB's lookups by _id
 // compare, which FerretDB's own _id index is not (idindex.go).
+//
+// The proxy also says a unique-index violation as MongoDB says it,
+// duplicate key 11000, where FerretDB's SQLite backend reports an internal
+// error instead (dupkey.go): the services recognise duplicates by code only.
 package mongoembed

@@ -698,3 +698,5 @@ func isBoolOrAbsent(v bson.RawValue) bool {
 }
 
 func requestIDOf(m message) int32 { return int32(binary.LittleEndian.Uint32(m[4:8])) }
+
+func responseToOf(m message) int32 { return int32(binary.LittleEndian.Uint32(m[8:12])) }

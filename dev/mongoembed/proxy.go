@@ -170,7 +170,8 @@ func (p *proxy) roundTrip(req message, client net.Conn, b backendConn) error {
 	return nil
 }
 
-// exchange gets FerretDB's reply to req, or the fast path's. For a write
+// exchange gets FerretDB's reply to req, or the fast path's, with a
+// unique-index violation said as MongoDB says it (dupkey.go). For a write
 // command it holds writeMu all along, and only that long: a slow client
 // reading its reply does not hold up other writers. With the _id index on,
 // it also holds writeMu over the commands that create, drop or rename
@@ -183,6 +184,9 @@ func (p *proxy) exchange(req message, b backendConn) (message, error) {
 		defer p.writeMu.Unlock()
 	}
 	reply, err := p.exchangeLocked(req, b, locked)
+	if err == nil {
+		reply = translateDuplicateKey(name, req, reply)
+	}
 	if err == nil && locked && p.ix != nil && name != "" {
 		db, coll := commandTarget(req)
 		p.ix.afterCommand(context.Background(), name, db, coll)
