@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -145,19 +144,10 @@ func wrap(err error) error {
 	switch {
 	case errors.Is(err, mongo.ErrNoDocuments):
 		return customer.ErrNotFound
-	case mongo.IsDuplicateKeyError(err), isFerretUniqueViolation(err):
+	case mongo.IsDuplicateKeyError(err):
 		return customer.ErrEmailTaken
 	case mongoconn.Unavailable(err):
 		return fmt.Errorf("%w: mongodb: %w", customer.ErrUnavailable, err)
 	}
 	return fmt.Errorf("mongodb: %w", err)
-}
-
-// isFerretUniqueViolation recognises how FerretDB v1 (SQLite backend)
-// reports a unique-index violation by an update: as an InternalError
-// carrying SQLite's message, where MongoDB (and FerretDB on insert) report
-// duplicate key 11000.
-func isFerretUniqueViolation(err error) bool {
-	var ce mongo.CommandError
-	return errors.As(err, &ce) && strings.Contains(ce.Message, "UNIQUE constraint failed")
 }

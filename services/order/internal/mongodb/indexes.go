@@ -2,9 +2,7 @@ package mongodb
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -36,12 +34,4 @@ func (r *Orders) EnsureIndexes(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// isFerretUniqueViolation recognises how FerretDB v1 (SQLite backend) may
-// report a unique-index violation: as an internal error carrying SQLite's
-// message, where MongoDB reports duplicate key 11000.
-func isFerretUniqueViolation(err error) bool {
-	var ce mongo.CommandError
-	return errors.As(err, &ce) && strings.Contains(ce.Message, "UNIQUE constraint failed")
 }

@@ -171,7 +171,7 @@ func (r *Orders) Insert(ctx context.Context, o *order.Order, events []order.Even
 		d.Outbox[id] = doc
 	}
 	if _, err := r.coll.InsertOne(ctx, d); err != nil {
-		if mongo.IsDuplicateKeyError(err) || isFerretUniqueViolation(err) {
+		if mongo.IsDuplicateKeyError(err) {
 			return order.ErrAlreadyExists
 		}
 		return wrap(err)

@@ -154,7 +154,7 @@ func (r *Purchases) Create(ctx context.Context, p *product.Purchase) error {
 	}
 	if _, err := r.coll.InsertOne(ctx, d); err != nil {
 		p.OrderID = ""
-		if isDuplicateKey(err) {
+		if mongo.IsDuplicateKeyError(err) {
 			return product.ErrPurchaseExists
 		}
 		return wrap(err)
@@ -176,7 +176,7 @@ func (r *Purchases) point(ctx context.Context, customerID, key, orderID string, 
 		{Key: "updatedAt", Value: now},
 	}}}
 	_, err := r.keys.UpdateOne(ctx, filter, update, options.UpdateOne().SetUpsert(true))
-	if err != nil && isDuplicateKey(err) {
+	if err != nil && mongo.IsDuplicateKeyError(err) {
 		// Two upserts of a new key raced (MongoDB may refuse the second
 		// insert): the document exists now, so update it.
 		_, err = r.keys.UpdateOne(ctx, filter, update)
@@ -391,13 +391,6 @@ func (r *Purchases) EnsureIndexes(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// isDuplicateKey recognises a unique-index violation: code 11000 from
-// MongoDB, or FerretDB v1's internal error naming SQLite's constraint
-// (docs/decisions.md).
-func isDuplicateKey(err error) bool {
-	return mongo.IsDuplicateKeyError(err) || strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
 
 // validEventID accepts the ids messaging.NewEvent makes (hex) and other
