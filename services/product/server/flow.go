@@ -1,10 +1,12 @@
 package server
 
 import (
+	"context"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/travluk/ecom/services/platform/failpoint"
 	"github.com/travluk/ecom/services/product/internal/product"
 )
 
@@ -46,3 +48,18 @@ func (m *flowMetrics) Reservation(o product.ReservationOutcome) {
 }
 
 func (m *flowMetrics) OrderRequested() { m.requested.Inc() }
+
+// failPointEvents arms the crash tests' fail point "product.after-reserve"
+// (dev/flowtest) on the flow's events, so that the core knows nothing of
+// it: a buy asks for its order.requested once, after its last reservation
+// and before it appends the event (product.Events), so a kill there leaves
+// reservations without an order, which the sweeper must roll back.
+type failPointEvents struct {
+	product.Events
+	failpoints *failpoint.Set
+}
+
+func (e failPointEvents) OrderRequested(ctx context.Context, p *product.Purchase) (product.OutboxEvent, error) {
+	e.failpoints.Hit("product.after-reserve")
+	return e.Events.OrderRequested(ctx, p)
+}

@@ -153,10 +153,14 @@ func RunWithOptions(ctx context.Context, getenv func(string) string, stdout io.W
 	}
 	relay := outbox.NewRelay(purchases, bus, outbox.RelayOptions{Logger: logger, Registry: registry})
 	hub := waiter.New(waiter.Options{Redis: rdb, Settled: purchases.Settled, Logger: logger})
+	var events product.Events = amqpapi.Events{}
+	if cfg.failpoints != nil {
+		events = failPointEvents{Events: events, failpoints: cfg.failpoints}
+	}
 	flow := product.NewFlow(product.FlowOptions{
 		Purchases:       purchases,
 		Reservations:    mongodb.NewReservations(db),
-		Events:          amqpapi.Events{},
+		Events:          events,
 		Waiter:          hub,
 		Cache:           cache,
 		Nudge:           relay.NudgeAggregate,
@@ -164,7 +168,6 @@ func RunWithOptions(ctx context.Context, getenv func(string) string, stdout io.W
 		Logger:          logger,
 		ConfirmWait:     cfg.confirmWait,
 		PurchaseTimeout: cfg.purchaseTimeout,
-		FailPoints:      cfg.failpoints,
 	})
 
 	verifier := auth.NewVerifier(auth.VerifierOptions{

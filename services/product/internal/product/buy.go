@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"strings"
 	"time"
-
-	"github.com/travluk/ecom/services/platform/failpoint"
 )
 
 // Defaults of FlowOptions.
@@ -49,10 +47,6 @@ type FlowOptions struct {
 	// PurchaseTimeout is how long a purchase may stay reserving before
 	// the sweeper rolls it back (DefaultPurchaseTimeout).
 	PurchaseTimeout time.Duration
-	// FailPoints may kill the process at "product.after-reserve" (every
-	// line reserved, order.requested not yet appended), for the crash
-	// tests of dev/flowtest; nil in production.
-	FailPoints *failpoint.Set
 }
 
 // Flow is the order flow on the product side (DESIGN §3, steps 1, 2, 5
@@ -75,7 +69,6 @@ type Flow struct {
 	log          *slog.Logger
 	confirmWait  time.Duration
 	timeout      time.Duration
-	failpoints   *failpoint.Set
 }
 
 // NewFlow returns a Flow; zero options take their defaults.
@@ -83,7 +76,7 @@ func NewFlow(o FlowOptions) *Flow {
 	f := &Flow{
 		purchases: o.Purchases, reservations: o.Reservations, events: o.Events, waiter: o.Waiter,
 		cache: o.Cache, nudge: o.Nudge, metrics: o.Metrics, now: o.Clock, log: o.Logger,
-		confirmWait: o.ConfirmWait, timeout: o.PurchaseTimeout, failpoints: o.FailPoints,
+		confirmWait: o.ConfirmWait, timeout: o.PurchaseTimeout,
 	}
 	if f.cache == nil {
 		f.cache = NoCache{}
@@ -203,9 +196,8 @@ func (f *Flow) start(ctx context.Context, req BuyRequest, hash string, retry boo
 	if err := f.reserve(work, p); err != nil {
 		return nil, err
 	}
-	// A crash here leaves reservations without an order: the sweeper must
-	// roll them back (the crash test arms this point).
-	f.failpoints.Hit("product.after-reserve")
+	// A crash from here until the purchase is requested leaves
+	// reservations without an order: the sweeper rolls them back.
 	wake, stop := f.waiter.Watch(p.OrderID)
 	defer stop()
 	event, err := f.events.OrderRequested(work, p)

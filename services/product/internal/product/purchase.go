@@ -336,7 +336,8 @@ type Reservations interface {
 // Events builds the events the flow publishes.
 type Events interface {
 	// OrderRequested is the order.requested event of a purchase whose
-	// lines are all reserved and priced.
+	// lines are all reserved and priced. A buy asks for it once, after its
+	// last reservation and before it appends the event.
 	OrderRequested(ctx context.Context, p *Purchase) (OutboxEvent, error)
 }
 
