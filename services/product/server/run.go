@@ -129,9 +129,10 @@ func RunWithOptions(ctx context.Context, getenv func(string) string, stdout io.W
 	var cache product.Cache = product.NoCache{}
 	if cfg.cacheTTL > 0 {
 		c := rediscache.New(rdb, rediscache.Options{TTL: cfg.cacheTTL, Registerer: registry, Logger: logger})
-		runCtx, stopCache := context.WithCancel(ctx)
-		defer stopCache()
-		go c.Run(runCtx)
+		// The repair loop uses rdb: deferred after rdb.Close, this stop
+		// runs before it and returns once the loop has returned, so that
+		// no generation bump meets a closed client.
+		defer goUntilStopped(ctx, c.Run)()
 		cache = c
 	}
 	svc := product.NewService(products, cache, time.Now)
@@ -232,4 +233,21 @@ func RunWithOptions(ctx context.Context, getenv func(string) string, stdout io.W
 		return err
 	}
 	return nil
+}
+
+// goUntilStopped runs loop in a goroutine under a context derived from
+// ctx and returns its stop: stop cancels that context and returns once
+// loop has returned. Deferring stop after closing what loop uses joins the
+// loop before the close.
+func goUntilStopped(ctx context.Context, loop func(context.Context)) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		loop(ctx)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
