@@ -7,14 +7,14 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/travluk/ecom/services/customer/server"
+	"github.com/travluk/ecom/services/platform/stopsignal"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first SIGINT or SIGTERM drains; a second ends the process at once.
+	ctx, stop := stopsignal.Context(context.Background())
 	defer stop()
 	if err := server.Run(ctx, os.Getenv, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "customer:", err)

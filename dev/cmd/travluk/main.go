@@ -13,20 +13,17 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/travluk/ecom/dev/stack"
+	"github.com/travluk/ecom/services/platform/stopsignal"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first SIGINT or SIGTERM stops the shop gracefully; a second,
+	// even during the drain, ends the process at once.
+	ctx, stop := stopsignal.Context(context.Background())
 	defer stop()
-	go func() {
-		<-ctx.Done()
-		stop() // from now on a signal has its default effect
-	}()
 	if err := stack.Run(ctx, withMakeRunDefaults(os.Getenv), os.Stdout, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "travluk:", oneLine(err))
 		os.Exit(1)
