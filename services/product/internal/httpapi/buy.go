@@ -60,8 +60,8 @@ func newBuyHandler(log *slog.Logger, opts []Option) http.Handler {
 	return b
 }
 
-// buyBody is either {items:[{productId, quantity}]} or the seed's
-// {ids:[...], quantity}, with an optional shippingAddress (the shape and
+// buyBody is either the items form, {items:[{productId, quantity}]}, or
+// the ids form, {ids:[...], quantity} with one quantity for every id, with an optional shippingAddress (the shape and
 // rule of the order's, as PUT /api/orders/{orderId} takes it). Unknown
 // fields are refused by jsonbody.
 type buyBody struct {
@@ -164,9 +164,9 @@ func (b *buyHandler) serve(w http.ResponseWriter, r *http.Request) int {
 	}
 	claims, _ := auth.ClaimsFrom(r.Context())
 	req := product.BuyRequest{CustomerID: claims.Subject, IdempotencyKey: key}
-	var seedForm bool
+	var idsForm bool
 	var bad *problem.Problem
-	req.Lines, req.ShippingAddress, seedForm, bad = decodeBuy(w, r)
+	req.Lines, req.ShippingAddress, idsForm, bad = decodeBuy(w, r)
 	if bad != nil && bad.Status != http.StatusUnprocessableEntity {
 		return fail(bad) // 400, 413, 415: the body as a whole
 	}
@@ -174,13 +174,13 @@ func (b *buyHandler) serve(w http.ResponseWriter, r *http.Request) int {
 		if bad == nil {
 			bad = problem.Validation()
 		}
-		verdict := buyVerdict(bad, seedForm, req.Validate())
+		verdict := buyVerdict(bad, idsForm, req.Validate())
 		return fail(problem.Validation(append(keyErrs, verdict.Errors...)...))
 	}
 	p, err := b.flow.Buy(r.Context(), req)
 	var invalid *product.ValidationError
-	if seedForm && errors.As(err, &invalid) {
-		err = problem.Validation(seedFields(invalid)...)
+	if idsForm && errors.As(err, &invalid) {
+		err = problem.Validation(idsFormFields(invalid)...)
 	}
 	if err != nil {
 		return fail(err)
@@ -194,10 +194,10 @@ func (b *buyHandler) serve(w http.ResponseWriter, r *http.Request) int {
 	return http.StatusCreated
 }
 
-// decodeBuy reads either form of the body into lines; seedForm says it
+// decodeBuy reads either form of the body into lines; idsForm says it
 // was {ids, quantity}, whose fields errors must name. A body refused field
 // by field still returns what could be read, for the core's verdict on it.
-func decodeBuy(w http.ResponseWriter, r *http.Request) (lines []product.Line, addr *string, seedForm bool, bad *problem.Problem) {
+func decodeBuy(w http.ResponseWriter, r *http.Request) (lines []product.Line, addr *string, idsForm bool, bad *problem.Problem) {
 	var body buyBody
 	var shape, errs []problem.FieldError
 	if p := jsonbody.Decode(w, r, &body); p != nil {
@@ -230,7 +230,7 @@ func decodeBuy(w http.ResponseWriter, r *http.Request) (lines []product.Line, ad
 			lines = append(lines, l)
 		}
 	case body.IDs != nil:
-		seedForm = true
+		idsForm = true
 		q := int64(1)
 		if body.Quantity != nil {
 			q = *body.Quantity
@@ -243,28 +243,28 @@ func decodeBuy(w http.ResponseWriter, r *http.Request) (lines []product.Line, ad
 	}
 	// A field of the wrong type is also missing here; say it once.
 	if errs = problem.MergeFields(shape, errs); len(errs) > 0 {
-		return lines, addr, seedForm, problem.Validation(errs...)
+		return lines, addr, idsForm, problem.Validation(errs...)
 	}
-	return lines, addr, seedForm, nil
+	return lines, addr, idsForm, nil
 }
 
 // buyVerdict adds the core's verdict on what could be read of a buy body
 // to the body's own field errors, named as the form sent them.
-func buyVerdict(decoded *problem.Problem, seedForm bool, verdict error) *problem.Problem {
+func buyVerdict(decoded *problem.Problem, idsForm bool, verdict error) *problem.Problem {
 	var invalid *product.ValidationError
 	if decoded.Status != http.StatusUnprocessableEntity || !errors.As(verdict, &invalid) {
 		return decoded
 	}
 	fields := fieldErrors(invalid)
-	if seedForm {
-		fields = seedFields(invalid)
+	if idsForm {
+		fields = idsFormFields(invalid)
 	}
 	return problem.Validation(problem.MergeFields(decoded.Errors, fields)...)
 }
 
-// seedFields renames the core's items[i].productId and items[i].quantity
-// to the seed form's ids[i] and quantity.
-func seedFields(v *product.ValidationError) []problem.FieldError {
+// idsFormFields renames the core's items[i].productId and items[i].quantity
+// to the ids form's ids[i] and quantity.
+func idsFormFields(v *product.ValidationError) []problem.FieldError {
 	fields := make([]problem.FieldError, 0, len(v.Errors))
 	seen := map[string]bool{}
 	for _, f := range v.Errors {

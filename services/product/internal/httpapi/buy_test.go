@@ -195,13 +195,13 @@ func TestBuyConfirmed(t *testing.T) {
 		t.Errorf("read after buy shows stock %s", p.Stock)
 	}
 
-	// The seed's form; quantity applies to every id.
+	// The ids form; quantity applies to every id.
 	r = b.buy(b.customer, fmt.Sprintf(`{"ids":[%q,%q],"quantity":1}`, boots.ID, socks.ID), nil)
 	if r.status != http.StatusCreated {
-		t.Fatalf("seed-form buy: %s", r)
+		t.Fatalf("ids-form buy: %s", r)
 	}
 	if got := b.units(boots.ID); got != [3]int64{2, 0, 3} {
-		t.Errorf("boots after seed-form buy = %v", got)
+		t.Errorf("boots after ids-form buy = %v", got)
 	}
 }
 
@@ -304,9 +304,9 @@ func TestBuyValidation(t *testing.T) {
 		{"unknown item field", b.customer, `{"items":[{"productId":"` + p.ID + `","quantity":1,"unitPrice":0.01}]}`, "", "", 422, "items[0].unitPrice"},
 		{"items and ids", b.customer, fmt.Sprintf(`{"items":[%s],"ids":[%q]}`, item(p.ID, 1), p.ID), "", "", 422, "ids"},
 		{"quantity beside items", b.customer, `{"items":[` + item(p.ID, 1) + `],"quantity":1}`, "", "", 422, "quantity"},
-		{"seed form, duplicate id", b.customer, fmt.Sprintf(`{"ids":[%q,%q],"quantity":1}`, p.ID, p.ID), "", "", 422, "ids[1]"},
-		{"seed form, quantity 0", b.customer, fmt.Sprintf(`{"ids":[%q],"quantity":0}`, p.ID), "", "", 422, "quantity"},
-		{"seed form, no ids", b.customer, `{"ids":[],"quantity":1}`, "", "", 422, "ids"},
+		{"ids form, duplicate id", b.customer, fmt.Sprintf(`{"ids":[%q,%q],"quantity":1}`, p.ID, p.ID), "", "", 422, "ids[1]"},
+		{"ids form, quantity 0", b.customer, fmt.Sprintf(`{"ids":[%q],"quantity":0}`, p.ID), "", "", 422, "quantity"},
+		{"ids form, no ids", b.customer, `{"ids":[],"quantity":1}`, "", "", 422, "ids"},
 		{"bad idempotency key", b.customer, `{"items":[` + item(p.ID, 1) + `]}`, "", strings.Repeat("k", 256), 422, "Idempotency-Key"},
 		{"idempotency key with a control character", b.customer, `{"items":[` + item(p.ID, 1) + `]}`, "", "a\tb", 422, "Idempotency-Key"},
 	}
@@ -362,9 +362,9 @@ func TestBuyIdempotency(t *testing.T) {
 	if a, c := decodeInto[apiOrder](t, first), decodeInto[apiOrder](t, again); a.ID != c.ID {
 		t.Errorf("same key, same body: orders %s and %s", a.ID, c.ID)
 	}
-	// The seed form of the same lines is the same request.
+	// The ids form of the same lines is the same request.
 	if r := b.buy(b.customer, fmt.Sprintf(`{"ids":[%q],"quantity":2}`, p.ID), key); r.status != http.StatusCreated {
-		t.Errorf("same lines in the seed form: %s", r)
+		t.Errorf("same lines in the ids form: %s", r)
 	}
 	if got := b.units(p.ID); got != [3]int64{8, 0, 2} {
 		t.Errorf("reserved more than once: %v", got)

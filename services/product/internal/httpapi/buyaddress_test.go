@@ -30,7 +30,7 @@ func TestBuyFieldErrorsAtOnce(t *testing.T) {
 				"shippingAddress: must be 1 to 500 characters"}},
 		{"control characters", "", fmt.Sprintf(`{"items":[{"productId":"%s\u0000","quantity":1}],"shippingAddress":"1 Main St\u0000"}`, p.ID),
 			[]string{"items[0].productId: " + noControl, "shippingAddress: " + noControlMultiline}},
-		{"seed form", "", fmt.Sprintf(`{"ids":[%q,%q],"quantity":0,"shippingAddress":7}`, p.ID, p.ID),
+		{"ids form", "", fmt.Sprintf(`{"ids":[%q,%q],"quantity":0,"shippingAddress":7}`, p.ID, p.ID),
 			[]string{"shippingAddress: must be a string", "quantity: must be a whole number from 1 to 1000",
 				"ids[1]: appears more than once (also items[0])"}},
 	}

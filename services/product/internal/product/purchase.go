@@ -172,7 +172,7 @@ func ValidateShippingAddress(addr *string) error {
 
 // BodyHash is the fingerprint of a buy's lines and shipping address (as
 // stored: trimmed, "" for none) that an idempotency key is bound to. Lines
-// are compared as a set, so the seed's {ids, quantity} and the same lines
+// are compared as a set, so the ids form {ids, quantity} and the same lines
 // as items in any order are the same request. Without an address the hash
 // is what it was before buys carried one, so that keys recorded then
 // still replay.
