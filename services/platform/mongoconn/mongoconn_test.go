@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"testing"
 	"time"
 
@@ -88,14 +87,12 @@ func TestConnectWaitsForAServerThatAnswersLate(t *testing.T) {
 	}
 }
 
-// TestConnectLive needs a MongoDB-compatible server: the customer
-// service's tests cover this against the embedded FerretDB; here it runs
-// when MONGODB_URI names one.
+// TestConnectLive connects to a MongoDB-compatible server: MONGODB_URI
+// when set, else the embedded FerretDB the other tests use. It never
+// skips: testenv.Mongo fails the test when the embedded server cannot
+// start.
 func TestConnectLive(t *testing.T) {
-	uri := os.Getenv("MONGODB_URI")
-	if uri == "" {
-		t.Skip("MONGODB_URI not set; the live connection is covered by the services' tests against embedded FerretDB")
-	}
+	uri := testenv.Mongo(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	client, err := Connect(ctx, uri)
