@@ -193,15 +193,20 @@ newman() { # name collection: run it, JSON and JUnit reports in results/
 }
 docs=()
 for s in "${SERVICES[@]}"; do docs+=("$(doc "$s")"); done
+# judge NAME WHAT: Newman's run NAME fails the suite with WHAT when a test
+# failed or a documented operation went unexercised.
+judge() {
+	if [[ ! -s $R/newman-$1.json ]]; then
+		cat "$R/newman-$1.txt"
+		fail "$1: Newman did not finish"
+	elif ! node "$C/report.js" "$R/newman-$1.json" --coverage "${docs[@]}"; then
+		fail "$1: $2 (above; $R/newman-$1.txt)"
+	fi
+}
 
 say "newman: the journey through the proxies ($(grep -c '"request": {' "$R/journey.json") requests)"
 newman journey "$R/journey.json" || true
-if [[ ! -s $R/newman-journey.json ]]; then
-	cat "$R/newman-journey.txt"
-	fail "journey: Newman did not finish"
-elif ! node "$C/report.js" "$R/newman-journey.json" --coverage "${docs[@]}"; then
-	fail "journey: the services or the documents do not agree (above; $R/newman-journey.txt)"
-fi
+judge journey "the services or the documents do not agree"
 for log in "$R"/prism-proxy-*.log; do
 	# Prism logs each violation it found, and each request it answered itself.
 	n=$(grep -cE 'Violation:|terminated with error' "$log" || true)
@@ -228,12 +233,7 @@ for p in "${PORTS[@]:10:3}"; do
 done
 say "newman: one request per operation against prism mock"
 newman mock "$R/mock.json" || true
-if [[ ! -s $R/newman-mock.json ]]; then
-	cat "$R/newman-mock.txt"
-	fail "mock: Newman did not finish"
-elif ! node "$C/report.js" "$R/newman-mock.json" --coverage "${docs[@]}"; then
-	fail "mock: the documents do not work as a mock (above; $R/newman-mock.txt)"
-fi
+judge mock "the documents do not work as a mock"
 
 # --- summary -------------------------------------------------------------------------
 if ((${#FAILED[@]} > 0)); then
